@@ -1,0 +1,82 @@
+// The TypeScript mirror of the daemon's one list of methods
+// (daemon/Protocol/Methods.cs, daemon/Protocol/ErrorCodes.cs, daemon/Protocol/Messages.cs).
+// tests/daemon/ProtocolListTests.cs fails when this file, the daemon and
+// docs/protocol.md disagree. Keep one method per line in `methods`.
+
+export type MethodKind = 'request' | 'notification';
+export type MethodDirection = 'clientToServer' | 'serverToClient';
+
+export interface MethodInfo {
+  readonly name: string;
+  readonly kind: MethodKind;
+  readonly direction: MethodDirection;
+}
+
+export const methods = {
+  initialize: { name: 'initialize', kind: 'request', direction: 'clientToServer' },
+  initialized: { name: 'initialized', kind: 'notification', direction: 'clientToServer' },
+  shutdown: { name: 'shutdown', kind: 'request', direction: 'clientToServer' },
+  exit: { name: 'exit', kind: 'notification', direction: 'clientToServer' },
+  cancelRequest: { name: '$/cancelRequest', kind: 'notification', direction: 'clientToServer' },
+  progress: { name: '$/progress', kind: 'notification', direction: 'serverToClient' },
+  workDoneProgressCreate: { name: 'window/workDoneProgress/create', kind: 'request', direction: 'serverToClient' },
+  showMessage: { name: 'window/showMessage', kind: 'notification', direction: 'serverToClient' },
+  logMessage: { name: 'window/logMessage', kind: 'notification', direction: 'serverToClient' },
+  serverStatus: { name: 'colab/serverStatus', kind: 'request', direction: 'clientToServer' },
+  serverStatusChanged: { name: 'colab/serverStatusChanged', kind: 'notification', direction: 'serverToClient' },
+  diagEcho: { name: 'colab/diag/echo', kind: 'request', direction: 'clientToServer' },
+  diagDelay: { name: 'colab/diag/delay', kind: 'request', direction: 'clientToServer' },
+} as const satisfies Record<string, MethodInfo>;
+
+export const errorCodes = {
+  ParseError: -32700,
+  InvalidRequest: -32600,
+  MethodNotFound: -32601,
+  InvalidParams: -32602,
+  InternalError: -32603,
+  ServerNotInitialized: -32002,
+  UnknownErrorCode: -32001,
+  RequestFailed: -32803,
+  ServerCancelled: -32802,
+  RequestCancelled: -32800,
+  MessageTooLarge: -32000,
+  NotAvailable: -32010,
+  ShuttingDown: -32011,
+} as const;
+
+// ---- params and results ------------------------------------------------------
+
+export type CapabilityState = 'probing' | 'available' | 'unavailable';
+
+export interface CapabilityStatus {
+  name: string;
+  state: CapabilityState;
+  detail: string;
+}
+
+/** colab/serverStatus result and colab/serverStatusChanged params. */
+export interface ServerStatus {
+  health: 'starting' | 'ready';
+  version: string;
+  startedAt: string;
+  uptimeSeconds: number;
+  pid: number;
+  platform: string;
+  runtime: string;
+  capabilities: CapabilityStatus[];
+}
+
+export interface ColabServerCapabilities {
+  protocolVersion: string;
+  methods: string[];
+  serverStatusNotifications: boolean;
+}
+
+export interface DelayParams {
+  milliseconds: number;
+  reportProgress?: boolean;
+}
+
+export interface DelayResult {
+  elapsedMilliseconds: number;
+}

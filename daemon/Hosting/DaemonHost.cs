@@ -1,0 +1,59 @@
+using Colab.Daemon.Python;
+using Colab.Daemon.Status;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Console;
+
+namespace Colab.Daemon.Hosting;
+
+/// <summary>Builds the Generic Host shared by the daemon and the CLI: the same services in both.</summary>
+public static class DaemonHost
+{
+    /// <summary>Configuration comes from <c>COLAB_</c> environment variables (e.g. <c>COLAB_PYTHON</c>) and <c>--Key=value</c> arguments.</summary>
+    public static HostApplicationBuilder CreateBuilder(string[] args, LogLevel minimumLevel)
+    {
+        var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings
+        {
+            Args = args,
+            DisableDefaults = true,
+            ApplicationName = "colab",
+        });
+        builder.Configuration.AddEnvironmentVariables("COLAB_");
+        builder.Configuration.AddCommandLine(args);
+
+        builder.Logging.SetMinimumLevel(Enum.TryParse<LogLevel>(builder.Configuration["LogLevel"], true, out var l) ? l : minimumLevel);
+        builder.Logging.AddSimpleConsole(o =>
+        {
+            o.SingleLine = true;
+            o.TimestampFormat = "HH:mm:ss.fff ";
+            o.ColorBehavior = LoggerColorBehavior.Disabled;
+        });
+        builder.Services.Configure<ConsoleLoggerOptions>(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
+
+        builder.Services.AddSingleton(TimeProvider.System);
+        builder.Services.AddSingleton<PythonLocator>();
+        builder.Services.AddSingleton<ServerStatusService>();
+        return builder;
+    }
+
+    /// <summary>Runs the JSON-RPC daemon over the given streams until exit; returns the exit code.</summary>
+    public static async Task<int> RunDaemonAsync(string[] args, Stream input, Stream output)
+    {
+        var builder = CreateBuilder(args, LogLevel.Information);
+        builder.Services.AddSingleton(new StdioStreams(input, output));
+        builder.Services.AddSingleton<Lifecycle>();
+        builder.Services.AddSingleton<ClientWindow>();
+        builder.Services.AddSingleton<MethodTable>();
+        builder.Services.AddSingleton<DaemonSession>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<DaemonSession>());
+        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(5));
+        builder.Services.Configure<ConsoleLifetimeOptions>(o => o.SuppressStatusMessages = true);
+
+        using var host = builder.Build();
+        var session = host.Services.GetRequiredService<DaemonSession>();
+        await host.RunAsync().ConfigureAwait(false);
+        return session.ExitCode;
+    }
+}

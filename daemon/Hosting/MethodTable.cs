@@ -1,0 +1,81 @@
+using System.Diagnostics;
+using System.Text.Json;
+using Colab.Daemon.JsonRpc;
+using Colab.Daemon.Protocol;
+using Colab.Daemon.Status;
+
+namespace Colab.Daemon.Hosting;
+
+/// <summary>
+/// Binds every client→server method in <see cref="Methods.All"/> to its capability
+/// service: the only place where wire types meet the services (architecture invariant 3).
+/// </summary>
+public sealed class MethodTable(Lifecycle lifecycle, ServerStatusService status, ClientWindow window)
+{
+    public void Register(JsonRpcConnection connection)
+    {
+        var json = ProtocolJson.Default;
+        connection.Gate = lifecycle.Check;
+
+        connection.OnRequest(Methods.Initialize, json.InitializeParams, json.InitializeResult, (p, ctx) =>
+        {
+            if (!lifecycle.BeginInitialize())
+            {
+                throw new JsonRpcException(ErrorCodes.InvalidRequest, "Invalid request: initialize was already sent.");
+            }
+            lifecycle.CompleteInitialize();
+            var methods = Methods.All.Select(m => m.Name).ToList();
+            return Task.FromResult(new InitializeResult(
+                new ServerCapabilities(new ExperimentalCapabilities(new ColabServerCapabilities("1", methods, ServerStatusNotifications: true))),
+                new ServerInfo("colab-daemon", ServerStatusService.Version)));
+        });
+
+        connection.OnNotification(Methods.Initialized, json.JsonElement, initialized =>
+        {
+            // Ready once the client has the initialize result and is listening for notifications.
+            status.MarkReady();
+            _ = status.ProbeAsync(connection.Closed);
+            window.Log(LogMessageType.Info, $"Colab daemon {ServerStatusService.Version} ready (pid {Environment.ProcessId}).");
+        });
+
+        connection.OnRequest(Methods.Shutdown, json.JsonElement, json.JsonElement, (_, _) =>
+        {
+            lifecycle.Shutdown();
+            return Task.FromResult(default(JsonElement));
+        });
+
+        connection.OnNotification(Methods.Exit, json.JsonElement, _ => lifecycle.Exit());
+
+        connection.OnRequest(Methods.ServerStatus, json.JsonElement, json.ServerStatus, (_, _) => Task.FromResult(status.Current()));
+
+        connection.OnRequest(Methods.DiagEcho, json.JsonElement, json.JsonElement, (p, _) => Task.FromResult(p));
+
+        connection.OnRequest(Methods.DiagDelay, json.DelayParams, json.DelayResult, async (p, ctx) =>
+        {
+            if (p.Milliseconds is < 0 or > 600_000)
+            {
+                throw new JsonRpcException(ErrorCodes.InvalidParams, "Invalid params: milliseconds must be between 0 and 600000.");
+            }
+            var watch = Stopwatch.StartNew();
+            WorkDoneProgress? progress = p.ReportProgress ? await ctx.BeginProgressAsync("Waiting", cancellable: true).ConfigureAwait(false) : null;
+            try
+            {
+                const int steps = 10;
+                for (var i = 1; i <= steps; i++)
+                {
+                    await Task.Delay(p.Milliseconds / steps, ctx.CancellationToken).ConfigureAwait(false);
+                    progress?.Report($"{i * 10}%", i * 100 / steps);
+                }
+                progress?.End("done");
+            }
+            catch (OperationCanceledException)
+            {
+                progress?.End("cancelled");
+                throw;
+            }
+            return new DelayResult(watch.ElapsedMilliseconds);
+        });
+
+        status.Changed += s => connection.Notify(Methods.ServerStatusChanged, s, json.ServerStatus);
+    }
+}

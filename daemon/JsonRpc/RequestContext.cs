@@ -1,0 +1,58 @@
+using Colab.Daemon.Protocol;
+
+namespace Colab.Daemon.JsonRpc;
+
+/// <summary>What a request handler knows about the request it is answering.</summary>
+public sealed class RequestContext(JsonRpcConnection connection, RequestId id, string method, string? workDoneToken, CancellationToken cancellationToken)
+{
+    public JsonRpcConnection Connection { get; } = connection;
+    public RequestId Id { get; } = id;
+    public string Method { get; } = method;
+
+    /// <summary>Fires on <c>$/cancelRequest</c> for this id, or when the client goes away.</summary>
+    public CancellationToken CancellationToken { get; } = cancellationToken;
+
+    /// <summary>
+    /// Starts work-done progress: with the client's <c>workDoneToken</c> when it sent one,
+    /// otherwise with a token created through <c>window/workDoneProgress/create</c>.
+    /// </summary>
+    public async Task<WorkDoneProgress> BeginProgressAsync(string title, bool cancellable = true, string? message = null)
+    {
+        var token = workDoneToken;
+        if (token is null)
+        {
+            token = $"colab-{Guid.NewGuid():N}";
+            await Connection.SendRequestAsync(
+                Methods.WorkDoneProgressCreate,
+                new WorkDoneProgressCreateParams(token),
+                ProtocolJson.Default.WorkDoneProgressCreateParams,
+                ProtocolJson.Default.JsonElement,
+                CancellationToken).ConfigureAwait(false);
+        }
+        var progress = new WorkDoneProgress(Connection, token);
+        progress.Send(new WorkDoneProgressValue("begin", Title: title, Message: message, Percentage: 0, Cancellable: cancellable));
+        return progress;
+    }
+}
+
+/// <summary>Sends <c>$/progress</c> for one token; <see cref="End"/> once at the end.</summary>
+public sealed class WorkDoneProgress(JsonRpcConnection connection, string token)
+{
+    private int _ended;
+
+    public string Token { get; } = token;
+
+    public void Report(string? message, int? percentage)
+        => Send(new WorkDoneProgressValue("report", Message: message, Percentage: percentage is { } p ? Math.Clamp(p, 0, 100) : null));
+
+    public void End(string? message)
+    {
+        if (Interlocked.Exchange(ref _ended, 1) == 0)
+        {
+            Send(new WorkDoneProgressValue("end", Message: message));
+        }
+    }
+
+    internal void Send(WorkDoneProgressValue value)
+        => connection.Notify(Methods.Progress, new ProgressParams(Token, value), ProtocolJson.Default.ProgressParams);
+}

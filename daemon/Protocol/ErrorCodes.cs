@@ -1,0 +1,42 @@
+namespace Colab.Daemon.Protocol;
+
+/// <summary>
+/// The one list of JSON-RPC error codes. The JSON-RPC and LSP codes keep their
+/// standard values; the product's own live in -32000…-32099 (architecture invariant 5).
+/// Mirrored in <c>colab-vscode/src/protocol.ts</c> and <c>docs/protocol.md</c>.
+/// </summary>
+public static class ErrorCodes
+{
+    public const int ParseError = -32700;
+    public const int InvalidRequest = -32600;
+    public const int MethodNotFound = -32601;
+    public const int InvalidParams = -32602;
+    public const int InternalError = -32603;
+    public const int ServerNotInitialized = -32002;
+    public const int UnknownErrorCode = -32001;
+    public const int RequestFailed = -32803;
+    public const int ServerCancelled = -32802;
+    public const int RequestCancelled = -32800;
+
+    // The product's own (-32000…-32099).
+    public const int MessageTooLarge = -32000;
+    public const int NotAvailable = -32010;
+    public const int ShuttingDown = -32011;
+
+    public static readonly IReadOnlyDictionary<string, int> All = new Dictionary<string, int>
+    {
+        [nameof(ParseError)] = ParseError,
+        [nameof(InvalidRequest)] = InvalidRequest,
+        [nameof(MethodNotFound)] = MethodNotFound,
+        [nameof(InvalidParams)] = InvalidParams,
+        [nameof(InternalError)] = InternalError,
+        [nameof(ServerNotInitialized)] = ServerNotInitialized,
+        [nameof(UnknownErrorCode)] = UnknownErrorCode,
+        [nameof(RequestFailed)] = RequestFailed,
+        [nameof(ServerCancelled)] = ServerCancelled,
+        [nameof(RequestCancelled)] = RequestCancelled,
+        [nameof(MessageTooLarge)] = MessageTooLarge,
+        [nameof(NotAvailable)] = NotAvailable,
+        [nameof(ShuttingDown)] = ShuttingDown,
+    };
+}

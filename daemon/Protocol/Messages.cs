@@ -1,0 +1,77 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Colab.Daemon.Status;
+
+namespace Colab.Daemon.Protocol;
+
+// Params and results of every method in Methods.All, as they travel on the wire.
+
+public sealed record ClientInfo(string Name, string? Version = null);
+
+public sealed record InitializeParams(
+    int? ProcessId = null,
+    ClientInfo? ClientInfo = null,
+    string? Locale = null,
+    JsonElement? Capabilities = null,
+    JsonElement? InitializationOptions = null,
+    JsonElement? Trace = null,
+    JsonElement? WorkspaceFolders = null,
+    string? RootUri = null,
+    string? RootPath = null);
+
+public sealed record ServerInfo(string Name, string Version);
+
+/// <summary>The product's capabilities, under LSP's <c>experimental</c> so a stock client passes them through.</summary>
+public sealed record ColabServerCapabilities(string ProtocolVersion, IReadOnlyList<string> Methods, bool ServerStatusNotifications);
+
+public sealed record ExperimentalCapabilities(ColabServerCapabilities Colab);
+
+public sealed record ServerCapabilities(ExperimentalCapabilities Experimental);
+
+public sealed record InitializeResult(ServerCapabilities Capabilities, ServerInfo ServerInfo);
+
+public sealed record EmptyParams;
+
+public sealed record CancelParams(JsonElement Id);
+
+public sealed record WorkDoneProgressCreateParams(string Token);
+
+/// <summary>One <c>$/progress</c> value: <c>kind</c> is begin, report or end.</summary>
+public sealed record WorkDoneProgressValue(
+    string Kind,
+    string? Title = null,
+    string? Message = null,
+    int? Percentage = null,
+    bool? Cancellable = null);
+
+public sealed record ProgressParams(string Token, WorkDoneProgressValue Value);
+
+/// <summary>LSP MessageType: 1 error, 2 warning, 3 info, 4 log.</summary>
+public sealed record ShowMessageParams(int Type, string Message);
+
+public sealed record LogMessageParams(int Type, string Message);
+
+public sealed record DelayParams(int Milliseconds, bool ReportProgress = false);
+
+public sealed record DelayResult(long ElapsedMilliseconds);
+
+[JsonSourceGenerationOptions(
+    PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase,
+    DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+    UseStringEnumConverter = true,
+    RespectNullableAnnotations = true,
+    RespectRequiredConstructorParameters = true)]
+[JsonSerializable(typeof(InitializeParams))]
+[JsonSerializable(typeof(InitializeResult))]
+[JsonSerializable(typeof(EmptyParams))]
+[JsonSerializable(typeof(CancelParams))]
+[JsonSerializable(typeof(WorkDoneProgressCreateParams))]
+[JsonSerializable(typeof(ProgressParams))]
+[JsonSerializable(typeof(ShowMessageParams))]
+[JsonSerializable(typeof(LogMessageParams))]
+[JsonSerializable(typeof(DelayParams))]
+[JsonSerializable(typeof(DelayResult))]
+[JsonSerializable(typeof(ServerStatus))]
+[JsonSerializable(typeof(JsonElement))]
+[JsonSerializable(typeof(object))]
+public sealed partial class ProtocolJson : JsonSerializerContext;

@@ -1,0 +1,64 @@
+namespace Colab.Daemon.Protocol;
+
+/// <summary>Whether a method expects an answer.</summary>
+public enum MethodKind
+{
+    Request,
+    Notification,
+}
+
+/// <summary>Who sends the message.</summary>
+public enum MethodDirection
+{
+    ClientToServer,
+    ServerToClient,
+}
+
+/// <summary>One row of the method list: the name on the wire and who sends it.</summary>
+public sealed record MethodInfo(string Name, MethodKind Kind, MethodDirection Direction, string Summary);
+
+/// <summary>
+/// The one list of JSON-RPC methods (architecture invariant 2). It is mirrored in
+/// <c>colab-vscode/src/protocol.ts</c> and listed in <c>docs/protocol.md</c>;
+/// <c>ProtocolListTests</c> fails when the three disagree.
+/// </summary>
+public static class Methods
+{
+    // LSP lifecycle and base protocol.
+    public const string Initialize = "initialize";
+    public const string Initialized = "initialized";
+    public const string Shutdown = "shutdown";
+    public const string Exit = "exit";
+    public const string CancelRequest = "$/cancelRequest";
+    public const string Progress = "$/progress";
+    public const string WorkDoneProgressCreate = "window/workDoneProgress/create";
+    public const string ShowMessage = "window/showMessage";
+    public const string LogMessage = "window/logMessage";
+
+    // The product's own.
+    public const string ServerStatus = "colab/serverStatus";
+    public const string ServerStatusChanged = "colab/serverStatusChanged";
+    public const string DiagEcho = "colab/diag/echo";
+    public const string DiagDelay = "colab/diag/delay";
+
+    public static readonly IReadOnlyList<MethodInfo> All =
+    [
+        new(Initialize, MethodKind.Request, MethodDirection.ClientToServer, "Starts the session; answers the product's capabilities and version."),
+        new(Initialized, MethodKind.Notification, MethodDirection.ClientToServer, "The client has processed the initialize result."),
+        new(Shutdown, MethodKind.Request, MethodDirection.ClientToServer, "Stops accepting work; the next message should be exit."),
+        new(Exit, MethodKind.Notification, MethodDirection.ClientToServer, "Ends the process: code 0 after shutdown, 1 otherwise."),
+        new(CancelRequest, MethodKind.Notification, MethodDirection.ClientToServer, "Cancels a request in flight; its handler sees the cancellation token fire."),
+        new(Progress, MethodKind.Notification, MethodDirection.ServerToClient, "Work-done progress (begin, report, end) for a token."),
+        new(WorkDoneProgressCreate, MethodKind.Request, MethodDirection.ServerToClient, "Asks the client to create a progress token before $/progress is sent for it."),
+        new(ShowMessage, MethodKind.Notification, MethodDirection.ServerToClient, "A message for the user (error, warning, info)."),
+        new(LogMessage, MethodKind.Notification, MethodDirection.ServerToClient, "A line for the daemon log."),
+        new(ServerStatus, MethodKind.Request, MethodDirection.ClientToServer, "Health, version, uptime and the capabilities available on this host."),
+        new(ServerStatusChanged, MethodKind.Notification, MethodDirection.ServerToClient, "The same status, pushed whenever it changes."),
+        new(DiagEcho, MethodKind.Request, MethodDirection.ClientToServer, "Diagnostics: answers its params unchanged (round-trip checks and benchmarks)."),
+        new(DiagDelay, MethodKind.Request, MethodDirection.ClientToServer, "Diagnostics: waits, optionally reporting progress; cancellable (checks of cancellation and progress)."),
+    ];
+
+    private static readonly Dictionary<string, MethodInfo> s_byName = All.ToDictionary(m => m.Name, StringComparer.Ordinal);
+
+    public static MethodInfo? Find(string name) => s_byName.GetValueOrDefault(name);
+}
