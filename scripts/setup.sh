@@ -44,9 +44,9 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
   npm ci --no-audit --no-fund --loglevel=error >&2 || npm install --no-audit --no-fund --loglevel=error >&2
 fi
 
-# --- NuGet restore + build ---------------------------------------------------
-log "dotnet: restore and build"
-dotnet build ColabDaemon.sln -c Release -nologo -v q -clp:ErrorsOnly >&2
+# --- NuGet restore -------------------------------------------------------------
+log "dotnet: restoring NuGet packages"
+dotnet restore ColabDaemon.sln -v q >&2
 
 # --- code-server for the end-to-end tests (recipe: shared/notes/vscode-e2e.md) -
 if [ "$want_e2e" = 1 ]; then

@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# The README's second command: installs what is missing, builds, and runs every test —
+# daemon (xunit), extension unit tests, interop with the real vscode-jsonrpc, and the
+# end-to-end suite in a real VS Code (code-server in headless Chromium).
+# Ends with one line "N passed, N failed, N skipped"; exits non-zero if anything failed.
+set -uo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$root"
+out="$root/test-results"
+mkdir -p "$out"
+
+bash scripts/setup.sh || { echo "setup failed"; exit 1; }
+node scripts/build.mjs || { echo "build failed"; exit 1; }
+
+passed=0; failed=0; skipped=0; broken=()
+
+# Counts from `dotnet test` ("Failed: 0, Passed: 57, Skipped: 0").
+run_dotnet() {
+  local log="$out/daemon.log"
+  echo "=== daemon tests (xunit) ==="
+  dotnet test ColabDaemon.sln -c Release --no-build --nologo -v q --logger "console;verbosity=normal" 2>&1 | tee "$log"
+  local rc=${PIPESTATUS[0]}
+  local line
+  line=$(grep -E "Failed: +[0-9]+, Passed: +[0-9]+, Skipped: +[0-9]+" "$log" | tail -n 1)
+  if [ -z "$line" ]; then
+    broken+=("daemon tests (no summary, exit $rc)"); failed=$((failed + 1)); return
+  fi
+  local f p s
+  f=$(sed -E 's/.*Failed: +([0-9]+).*/\1/' <<<"$line")
+  p=$(sed -E 's/.*Passed: +([0-9]+).*/\1/' <<<"$line")
+  s=$(sed -E 's/.*Skipped: +([0-9]+).*/\1/' <<<"$line")
+  passed=$((passed + p)); failed=$((failed + f)); skipped=$((skipped + s))
+  [ "$rc" -ne 0 ] && [ "$f" -eq 0 ] && { broken+=("daemon tests (exit $rc)"); failed=$((failed + 1)); }
+  [ "$f" -gt 0 ] && broken+=("daemon tests")
+}
+
+# Counts from Node's test runner spec reporter ("ℹ pass 12").
+run_node() {
+  local name="$1" dir="$2"
+  local log="$out/$name.log"
+  echo "=== $name ==="
+  local files
+  files=$(find "$dir" -name '*.test.js' 2>/dev/null | sort)
+  if [ -z "$files" ]; then
+    broken+=("$name (no test files in $dir)"); failed=$((failed + 1)); return
+  fi
+  # shellcheck disable=SC2086
+  node --test --test-reporter=spec --test-concurrency=1 $files 2>&1 | tee "$log"
+  local rc=${PIPESTATUS[0]}
+  local p f s
+  p=$(grep -E "^ℹ pass [0-9]+" "$log" | tail -n 1 | awk '{print $3}')
+  f=$(grep -E "^ℹ fail [0-9]+" "$log" | tail -n 1 | awk '{print $3}')
+  s=$(grep -E "^ℹ skipped [0-9]+" "$log" | tail -n 1 | awk '{print $3}')
+  if [ -z "$p" ] || [ -z "$f" ]; then
+    broken+=("$name (no summary, exit $rc)"); failed=$((failed + 1)); return
+  fi
+  passed=$((passed + p)); failed=$((failed + f)); skipped=$((skipped + ${s:-0}))
+  [ "$rc" -ne 0 ] && [ "$f" -eq 0 ] && { broken+=("$name (exit $rc)"); failed=$((failed + 1)); }
+  [ "$f" -gt 0 ] && broken+=("$name")
+}
+
+run_dotnet
+run_node "extension unit tests" out/tests/extension
+run_node "interop tests (vscode-jsonrpc)" out/tests/interop
+run_node "end-to-end tests (code-server)" out/tests/e2e
+
+echo
+[ ${#broken[@]} -gt 0 ] && printf 'failing: %s\n' "${broken[@]}"
+echo "$passed passed, $failed failed, $skipped skipped"
+[ "$failed" -eq 0 ]
