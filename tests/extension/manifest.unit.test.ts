@@ -1,0 +1,57 @@
+// The manifest is what VS Code reads: command titles (the end-to-end suite runs
+// them from the palette by title), settings, the view, activation.
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { test } from 'node:test';
+import { commandIds } from '../../colab-vscode/src/commands';
+import { logLevels, settingNames } from '../../colab-vscode/src/settings';
+import { statusViewId } from '../../colab-vscode/src/status/statusView';
+
+const extensionRoot = path.join(__dirname, '..', '..', '..', 'colab-vscode');
+const manifest = JSON.parse(fs.readFileSync(path.join(extensionRoot, 'package.json'), 'utf8'));
+
+test("the palette offers 'Colab: Show Daemon Log', 'Colab: Restart Daemon' and 'Colab: Show Status', and no other command", () => {
+  const palette = manifest.contributes.commands.map((c: { category: string; title: string }) => `${c.category}: ${c.title}`);
+  assert.deepEqual(palette, ['Colab: Show Daemon Log', 'Colab: Restart Daemon', 'Colab: Show Status']);
+  assert.deepEqual(
+    manifest.contributes.commands.map((c: { command: string }) => c.command).sort(),
+    Object.values(commandIds).sort(),
+    'the manifest and the registered commands agree',
+  );
+});
+
+test('the extension activates on Jupyter notebooks, the Status view and each of its commands', () => {
+  assert.deepEqual(manifest.activationEvents, [
+    'onNotebook:jupyter-notebook',
+    `onView:${statusViewId}`,
+    ...Object.values(commandIds).map((id) => `onCommand:${id}`),
+  ]);
+  assert.equal(manifest.main, './dist/extension.js');
+  assert.deepEqual(manifest.extensionKind, ['workspace']);
+});
+
+test("a 'Colab' activity-bar container holds the 'Status' view, with an icon that exists", () => {
+  const container = manifest.contributes.viewsContainers.activitybar.find((c: { id: string }) => c.id === 'colab');
+  assert.equal(container.title, 'Colab');
+  assert.ok(fs.existsSync(path.join(extensionRoot, container.icon)), container.icon);
+  assert.deepEqual(
+    manifest.contributes.views.colab.map((v: { id: string; name: string }) => [v.id, v.name]),
+    [[statusViewId, 'Status']],
+  );
+});
+
+test('the settings are colab.daemon.path and colab.python (machine scope, empty by default) and colab.daemon.logLevel', () => {
+  const config = manifest.contributes.configuration;
+  assert.equal(config.title, 'Colab');
+  const props = config.properties;
+  assert.deepEqual(Object.keys(props).sort(), Object.values(settingNames).sort());
+  for (const name of [settingNames.daemonPath, settingNames.python]) {
+    assert.equal(props[name].type, 'string');
+    assert.equal(props[name].default, '');
+    assert.equal(props[name].scope, 'machine', `${name} is machine-scoped`);
+  }
+  assert.match(props[settingNames.python].description, /empty = \/usr\/bin\/python3 then PATH/);
+  assert.deepEqual(props[settingNames.logLevel].enum, [...logLevels]);
+  assert.equal(props[settingNames.logLevel].default, 'Information');
+});
