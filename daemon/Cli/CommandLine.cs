@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Text.Json;
+using Colab.Daemon.Gpu;
 using Colab.Daemon.Hosting;
 using Colab.Daemon.Protocol;
 using Colab.Daemon.Status;
@@ -38,6 +39,11 @@ public static class CommandLine
         status.SetAction(async (parse, ct) => await StatusAsync(parse.GetValue(json), output, ct).ConfigureAwait(false));
         root.Subcommands.Add(status);
 
+        var gpuJson = new Option<bool>("--json") { Description = "Print the GPU snapshot as JSON for scripts instead of a table." };
+        var gpu = new Command("gpu", "Show this host's NVIDIA GPUs: utilisation, memory, temperature, power and compute processes. Exit code 1 when there is no usable GPU.") { gpuJson };
+        gpu.SetAction(async (parse, ct) => await GpuAsync(parse.GetValue(gpuJson), output, ct).ConfigureAwait(false));
+        root.Subcommands.Add(gpu);
+
         var config = new InvocationConfiguration { Output = output, Error = Console.Error };
         return await root.Parse(args).InvokeAsync(config).ConfigureAwait(false);
     }
@@ -61,5 +67,16 @@ public static class CommandLine
             await output.WriteLineAsync($"  {c.Name.PadRight(width)}{c.State.PadRight(13)}{c.Detail}").ConfigureAwait(false);
         }
         return ExitOk;
+    }
+
+    private static async Task<int> GpuAsync(bool asJson, TextWriter output, CancellationToken cancellationToken)
+    {
+        using var host = DaemonHost.CreateBuilder([], LogLevel.Warning).Build();
+        var service = host.Services.GetRequiredService<GpuService>();
+        var snapshot = await service.SnapshotAsync(cancellationToken).ConfigureAwait(false);
+        await output.WriteAsync(asJson
+            ? JsonSerializer.Serialize(snapshot, GpuJson.Default.GpuSnapshot) + Environment.NewLine
+            : GpuText.Format(snapshot)).ConfigureAwait(false);
+        return snapshot.State == GpuStates.Ok ? ExitOk : ExitFailure;
     }
 }
