@@ -20,15 +20,17 @@ run_dotnet() {
   echo "=== daemon tests (xunit) ==="
   dotnet test ColabDaemon.sln -c Release --no-build --nologo -v q --logger "console;verbosity=normal" 2>&1 | tee "$log"
   local rc=${PIPESTATUS[0]}
-  local line
-  line=$(grep -E "Failed: +[0-9]+, Passed: +[0-9]+, Skipped: +[0-9]+" "$log" | tail -n 1)
-  if [ -z "$line" ]; then
+  # One summary line per test project: add them all up.
+  local lines f=0 p=0 s=0
+  lines=$(grep -E "Failed: +[0-9]+, Passed: +[0-9]+, Skipped: +[0-9]+" "$log")
+  if [ -z "$lines" ]; then
     broken+=("daemon tests (no summary, exit $rc)"); failed=$((failed + 1)); return
   fi
-  local f p s
-  f=$(sed -E 's/.*Failed: +([0-9]+).*/\1/' <<<"$line")
-  p=$(sed -E 's/.*Passed: +([0-9]+).*/\1/' <<<"$line")
-  s=$(sed -E 's/.*Skipped: +([0-9]+).*/\1/' <<<"$line")
+  while IFS= read -r line; do
+    f=$((f + $(sed -E 's/.*Failed: +([0-9]+).*/\1/' <<<"$line")))
+    p=$((p + $(sed -E 's/.*Passed: +([0-9]+).*/\1/' <<<"$line")))
+    s=$((s + $(sed -E 's/.*Skipped: +([0-9]+).*/\1/' <<<"$line")))
+  done <<<"$lines"
   passed=$((passed + p)); failed=$((failed + f)); skipped=$((skipped + s))
   [ "$rc" -ne 0 ] && [ "$f" -eq 0 ] && { broken+=("daemon tests (exit $rc)"); failed=$((failed + 1)); }
   [ "$f" -gt 0 ] && broken+=("daemon tests")

@@ -80,8 +80,14 @@ public sealed class FrameReader
 
     private Frame? TryParse(ref ReadOnlySequence<byte> buffer, out SequencePosition consumed)
     {
-        consumed = buffer.Start;
         var seq = new SequenceReader<byte>(buffer);
+        // Blank lines before a header block (a client that ends each body with CRLF) are not an error.
+        if (seq.AdvancePastAny((byte)'\r', (byte)'\n') > 0)
+        {
+            buffer = buffer.Slice(seq.Position);
+            seq = new SequenceReader<byte>(buffer);
+        }
+        consumed = buffer.Start;
         if (!seq.TryReadTo(out ReadOnlySequence<byte> header, HeaderEnd, advancePastDelimiter: true))
         {
             if (buffer.Length > MaxHeaderBytes)
@@ -94,14 +100,17 @@ public sealed class FrameReader
 
         if (header.Length > MaxHeaderBytes)
         {
-            consumed = Resync(buffer);
+            consumed = Resync(buffer.Slice(seq.Position), skipFirst: false);
             return new Frame(FrameKind.HeaderError, null, $"header longer than {MaxHeaderBytes} bytes");
         }
 
-        var error = ParseHeader(header.IsSingleSegment ? header.FirstSpan : header.ToArray(), out var length);
+        var error = ParseHeader(header.IsSingleSegment ? header.FirstSpan : header.ToArray(), out var length, out var refused);
         if (error is not null)
         {
-            consumed = Resync(buffer);
+            // A header we refuse (a charset, a bad or repeated Content-Length) is one frame's:
+            // skip it and look for the next frame after it, so its body is never taken for a
+            // message. Anything else may be garbage with a frame glued on: look inside it.
+            consumed = refused ? Resync(buffer.Slice(seq.Position), skipFirst: false) : Resync(buffer);
             return new Frame(FrameKind.HeaderError, null, error);
         }
 
@@ -127,25 +136,41 @@ public sealed class FrameReader
     }
 
     /// <summary>
-    /// Drops bytes up to the next <c>Content-Length:</c> after the start of the buffer,
-    /// or, when there is none yet, all but a tail that could be the start of one.
+    /// Drops bytes up to the next <c>Content-Length:</c> (in any case, as header names are)
+    /// after the start of the buffer, or, when there is none yet, all but a tail that could
+    /// be the start of one.
     /// </summary>
-    private static SequencePosition Resync(ReadOnlySequence<byte> buffer)
+    private static SequencePosition Resync(ReadOnlySequence<byte> buffer, bool skipFirst = true)
     {
         var seq = new SequenceReader<byte>(buffer);
-        seq.Advance(1);
-        if (seq.TryReadTo(out ReadOnlySequence<byte> _, ContentLengthName, advancePastDelimiter: false))
+        if (skipFirst)
         {
-            return seq.Position;
+            seq.Advance(1);
         }
-        var keep = Math.Min(buffer.Length - 1, ContentLengthName.Length - 1);
-        return buffer.GetPosition(buffer.Length - keep);
+        Span<byte> head = stackalloc byte[ContentLengthName.Length];
+        while (seq.TryAdvanceToAny("Cc"u8, advancePastDelimiter: false))
+        {
+            var n = (int)Math.Min(head.Length, seq.Remaining);
+            seq.UnreadSequence.Slice(0, n).CopyTo(head);
+            if (Ascii.EqualsIgnoreCase(head[..n], ContentLengthName[..n]))
+            {
+                // The name, or the start of it at the end of what has arrived.
+                return seq.Position;
+            }
+            seq.Advance(1);
+        }
+        return buffer.End;
     }
 
-    /// <summary>Parses the header block; returns an error text or null with the body length.</summary>
-    internal static string? ParseHeader(ReadOnlySpan<byte> header, out long length)
+    /// <summary>
+    /// Parses the header block; returns an error text or null with the body length.
+    /// <paramref name="refused"/> is true when the block is made of header lines but one of
+    /// them is refused (it is a frame's header, not garbage).
+    /// </summary>
+    internal static string? ParseHeader(ReadOnlySpan<byte> header, out long length, out bool refused)
     {
         length = -1;
+        refused = false;
         while (!header.IsEmpty)
         {
             var eol = header.IndexOf("\r\n"u8);
@@ -166,17 +191,19 @@ public sealed class FrameReader
                     return "header name has characters a header name cannot have";
                 }
             }
-            var value = line[(colon + 1)..].Trim((byte)' ').Trim((byte)'\t');
+            var value = line[(colon + 1)..].Trim(" \t"u8);
 
             if (Ascii.EqualsIgnoreCase(name, "Content-Length"u8))
             {
                 if (length >= 0)
                 {
+                    refused = true;
                     return "Content-Length given twice";
                 }
                 if (value.IsEmpty || value.Length > 19 || value.IndexOfAnyExceptInRange((byte)'0', (byte)'9') >= 0
                     || !Utf8Parser.TryParse(value, out long parsed, out var used) || used != value.Length)
                 {
+                    refused = true;
                     return "Content-Length is not a non-negative integer";
                 }
                 length = parsed;
@@ -190,6 +217,7 @@ public sealed class FrameReader
                     var cs = text[(charset + 8)..].Trim().Trim('"');
                     if (cs != "utf-8" && cs != "utf8")
                     {
+                        refused = true;
                         return $"unsupported charset '{cs}' (only utf-8 is accepted)";
                     }
                 }

@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.IO.Pipelines;
 using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
+using System.Text.Unicode;
 using Colab.Daemon.Protocol;
 using Microsoft.Extensions.Logging;
 
@@ -87,18 +88,25 @@ public sealed partial class JsonRpcConnection : IAsyncDisposable
                         SendError(null, ErrorCodes.MessageTooLarge, $"Message too large: {frame.Error}");
                         break;
                     default:
-                        Dispatch(frame.Body!);
+                        try
+                        {
+                            Dispatch(frame.Body!);
+                        }
+                        catch (Exception ex)
+                        {
+                            // The last line of defence for the promise above: one message never ends the session.
+                            Log.BadMessage(_logger, $"message could not be dispatched: {ex.GetType().Name}: {Redaction.Redact(ex.Message)}");
+                            SendError(null, ErrorCodes.InternalError, "Internal error: the message could not be dispatched.");
+                        }
                         break;
                 }
             }
         }
         finally
         {
+            // Every in-flight token is linked to this one. (Cancelling them one by one could
+            // meet one its handler had just disposed, and throw out of here.)
             _closed.Cancel();
-            foreach (var cts in _inFlight.Values)
-            {
-                cts.Cancel();
-            }
             foreach (var pending in _pending.Values)
             {
                 pending.TrySetException(new IOException("The client closed the connection."));
@@ -111,6 +119,11 @@ public sealed partial class JsonRpcConnection : IAsyncDisposable
         JsonDocument document;
         try
         {
+            // JsonDocument checks UTF-8 only where it looks (not inside strings): check it all.
+            if (!Utf8.IsValid(body))
+            {
+                throw new JsonException("invalid UTF-8");
+            }
             document = JsonDocument.Parse(body, s_documentOptions);
         }
         catch (JsonException)
@@ -157,7 +170,11 @@ public sealed partial class JsonRpcConnection : IAsyncDisposable
                     SendError(null, ErrorCodes.InvalidRequest, "Invalid request: \"id\" must be a string or an integer.");
                     return;
                 }
-                var method = methodElement.GetString()!;
+                if (!TryGetString(methodElement, out var method))
+                {
+                    SendError(replyId, ErrorCodes.InvalidRequest, "Invalid request: \"method\" is not valid Unicode.");
+                    return;
+                }
                 JsonElement? parameters = root.TryGetProperty("params", out var p) ? p : null;
                 if (parameters is { ValueKind: not (JsonValueKind.Object or JsonValueKind.Array) })
                 {
@@ -216,6 +233,7 @@ public sealed partial class JsonRpcConnection : IAsyncDisposable
             return;
         }
 
+        var workDoneToken = ReadWorkDoneToken(parameters);
         var cts = CancellationTokenSource.CreateLinkedTokenSource(_closed.Token);
         if (!_inFlight.TryAdd(id, cts))
         {
@@ -223,7 +241,7 @@ public sealed partial class JsonRpcConnection : IAsyncDisposable
             SendError(id, ErrorCodes.InvalidRequest, $"Invalid request: id {id} is already in use by a request in flight.");
             return;
         }
-        var context = new RequestContext(this, id, method, ReadWorkDoneToken(parameters), cts.Token);
+        var context = new RequestContext(this, id, method, workDoneToken, cts.Token);
         _ = Task.Run(() => RunRequestAsync(request, typed, context, cts));
     }
 
@@ -303,8 +321,8 @@ public sealed partial class JsonRpcConnection : IAsyncDisposable
         }
         if (error.ValueKind == JsonValueKind.Object)
         {
-            var code = error.TryGetProperty("code", out var c) && c.TryGetInt32(out var ci) ? ci : ErrorCodes.UnknownErrorCode;
-            var message = error.TryGetProperty("message", out var m) && m.ValueKind == JsonValueKind.String ? m.GetString()! : "the client answered with an error";
+            var code = error.TryGetProperty("code", out var c) && c.ValueKind == JsonValueKind.Number && c.TryGetInt32(out var ci) ? ci : ErrorCodes.UnknownErrorCode;
+            var message = error.TryGetProperty("message", out var m) && TryGetString(m, out var text) ? text : "the client answered with an error";
             pending.TrySetException(new JsonRpcException(code, message));
         }
         else
@@ -418,18 +436,34 @@ public sealed partial class JsonRpcConnection : IAsyncDisposable
         }
     }
 
-    private static string? ReadWorkDoneToken(JsonElement? parameters)
+    /// <summary>The client's progress token (LSP: an integer or a string), kept as it came so <c>$/progress</c> echoes it exactly.</summary>
+    private static JsonElement? ReadWorkDoneToken(JsonElement? parameters)
     {
-        if (parameters is { ValueKind: JsonValueKind.Object } p && p.TryGetProperty("workDoneToken", out var t))
+        if (parameters is { ValueKind: JsonValueKind.Object } p && p.TryGetProperty("workDoneToken", out var t)
+            && (TryGetString(t, out _) || (t.ValueKind == JsonValueKind.Number && t.TryGetInt64(out _))))
         {
-            return t.ValueKind switch
-            {
-                JsonValueKind.String => t.GetString(),
-                JsonValueKind.Number => t.GetRawText(),
-                _ => null,
-            };
+            return t.Clone();
         }
         return null;
+    }
+
+    /// <summary>Reads a JSON string; false for other kinds and for escapes that are not valid Unicode (a lone surrogate).</summary>
+    internal static bool TryGetString(JsonElement element, out string text)
+    {
+        text = "";
+        if (element.ValueKind != JsonValueKind.String)
+        {
+            return false;
+        }
+        try
+        {
+            text = element.GetString()!;
+            return true;
+        }
+        catch (InvalidOperationException)
+        {
+            return false;
+        }
     }
 
     private static string DescribeJsonError(Exception ex)

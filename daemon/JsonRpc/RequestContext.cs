@@ -1,9 +1,10 @@
+using System.Text.Json;
 using Colab.Daemon.Protocol;
 
 namespace Colab.Daemon.JsonRpc;
 
 /// <summary>What a request handler knows about the request it is answering.</summary>
-public sealed class RequestContext(JsonRpcConnection connection, RequestId id, string method, string? workDoneToken, CancellationToken cancellationToken)
+public sealed class RequestContext(JsonRpcConnection connection, RequestId id, string method, JsonElement? workDoneToken, CancellationToken cancellationToken)
 {
     public JsonRpcConnection Connection { get; } = connection;
     public RequestId Id { get; } = id;
@@ -14,20 +15,29 @@ public sealed class RequestContext(JsonRpcConnection connection, RequestId id, s
 
     /// <summary>
     /// Starts work-done progress: with the client's <c>workDoneToken</c> when it sent one,
-    /// otherwise with a token created through <c>window/workDoneProgress/create</c>.
+    /// otherwise with a token created through <c>window/workDoneProgress/create</c>. When the
+    /// client refuses to create one, the work goes on without progress.
     /// </summary>
     public async Task<WorkDoneProgress> BeginProgressAsync(string title, bool cancellable = true, string? message = null)
     {
-        var token = workDoneToken;
-        if (token is null)
+        if (workDoneToken is not { } token)
         {
-            token = $"colab-{Guid.NewGuid():N}";
-            await Connection.SendRequestAsync(
-                Methods.WorkDoneProgressCreate,
-                new WorkDoneProgressCreateParams(token),
-                ProtocolJson.Default.WorkDoneProgressCreateParams,
-                ProtocolJson.Default.JsonElement,
-                CancellationToken).ConfigureAwait(false);
+            var created = $"colab-{Guid.NewGuid():N}";
+            token = JsonDocument.Parse($"\"{created}\"").RootElement;
+            try
+            {
+                await Connection.SendRequestAsync(
+                    Methods.WorkDoneProgressCreate,
+                    new WorkDoneProgressCreateParams(created),
+                    ProtocolJson.Default.WorkDoneProgressCreateParams,
+                    ProtocolJson.Default.JsonElement,
+                    CancellationToken).ConfigureAwait(false);
+            }
+            catch (JsonRpcException)
+            {
+                // Progress is only a display: a client without it must not fail the request.
+                return new WorkDoneProgress(null, token);
+            }
         }
         var progress = new WorkDoneProgress(Connection, token);
         progress.Send(new WorkDoneProgressValue("begin", Title: title, Message: message, Percentage: 0, Cancellable: cancellable));
@@ -35,12 +45,13 @@ public sealed class RequestContext(JsonRpcConnection connection, RequestId id, s
     }
 }
 
-/// <summary>Sends <c>$/progress</c> for one token; <see cref="End"/> once at the end.</summary>
-public sealed class WorkDoneProgress(JsonRpcConnection connection, string token)
+/// <summary>Sends <c>$/progress</c> for one token (nothing when there is no connection); <see cref="End"/> once at the end.</summary>
+public sealed class WorkDoneProgress(JsonRpcConnection? connection, JsonElement token)
 {
     private int _ended;
 
-    public string Token { get; } = token;
+    /// <summary>The progress token: an integer or a string, as the client sent it (or as the daemon created it).</summary>
+    public JsonElement Token { get; } = token;
 
     public void Report(string? message, int? percentage)
         => Send(new WorkDoneProgressValue("report", Message: message, Percentage: percentage is { } p ? Math.Clamp(p, 0, 100) : null));
@@ -54,5 +65,5 @@ public sealed class WorkDoneProgress(JsonRpcConnection connection, string token)
     }
 
     internal void Send(WorkDoneProgressValue value)
-        => connection.Notify(Methods.Progress, new ProgressParams(Token, value), ProtocolJson.Default.ProgressParams);
+        => connection?.Notify(Methods.Progress, new ProgressParams(Token, value), ProtocolJson.Default.ProgressParams);
 }

@@ -26,8 +26,8 @@ public readonly record struct RequestId
             case JsonValueKind.Number when element.TryGetInt64(out var n):
                 id = From(n);
                 return true;
-            case JsonValueKind.String:
-                id = From(element.GetString()!);
+            case JsonValueKind.String when JsonRpcConnection.TryGetString(element, out var text):
+                id = From(text);
                 return true;
             default:
                 return false;

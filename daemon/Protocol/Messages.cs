@@ -44,7 +44,8 @@ public sealed record WorkDoneProgressValue(
     int? Percentage = null,
     bool? Cancellable = null);
 
-public sealed record ProgressParams(string Token, WorkDoneProgressValue Value);
+/// <summary><c>Token</c> is an LSP ProgressToken: an integer or a string, sent back exactly as the client gave it.</summary>
+public sealed record ProgressParams(JsonElement Token, WorkDoneProgressValue Value);
 
 /// <summary>LSP MessageType: 1 error, 2 warning, 3 info, 4 log.</summary>
 public sealed record ShowMessageParams(int Type, string Message);
