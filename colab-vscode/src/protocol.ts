@@ -26,6 +26,9 @@ export const methods = {
   serverStatusChanged: { name: 'colab/serverStatusChanged', kind: 'notification', direction: 'serverToClient' },
   diagEcho: { name: 'colab/diag/echo', kind: 'request', direction: 'clientToServer' },
   diagDelay: { name: 'colab/diag/delay', kind: 'request', direction: 'clientToServer' },
+  gpuSnapshot: { name: 'colab/gpu/snapshot', kind: 'request', direction: 'clientToServer' },
+  gpuWatch: { name: 'colab/gpu/watch', kind: 'request', direction: 'clientToServer' },
+  gpuChanged: { name: 'colab/gpu/changed', kind: 'notification', direction: 'serverToClient' },
 } as const satisfies Record<string, MethodInfo>;
 
 export const errorCodes = {
@@ -79,4 +82,68 @@ export interface DelayParams {
 
 export interface DelayResult {
   elapsedMilliseconds: number;
+}
+
+// ---- GPU (daemon/Gpu/GpuModels.cs). Unknown values are absent. ---------------------
+
+export type GpuState = 'ok' | 'noDriver' | 'noGpu' | 'driverMismatch' | 'timedOut' | 'error';
+
+export interface GpuProcess {
+  pid: number;
+  usedMemoryBytes?: number;
+  name?: string;
+  user?: string;
+  gpuInstanceId?: number;
+  computeInstanceId?: number;
+}
+
+export interface MigDevice {
+  index: number;
+  name?: string;
+  uuid?: string;
+  utilizationGpuPercent?: number;
+  utilizationMemoryPercent?: number;
+  memoryUsedBytes?: number;
+  memoryTotalBytes?: number;
+  processes?: GpuProcess[];
+  notes: string[];
+}
+
+export interface GpuDevice {
+  index: number;
+  name?: string;
+  uuid?: string;
+  utilizationGpuPercent?: number;
+  utilizationMemoryPercent?: number;
+  memoryUsedBytes?: number;
+  memoryTotalBytes?: number;
+  temperatureCelsius?: number;
+  powerDrawWatts?: number;
+  powerLimitWatts?: number;
+  migEnabled?: boolean;
+  migDevices: MigDevice[];
+  processes?: GpuProcess[];
+  notes: string[];
+}
+
+/** colab/gpu/snapshot result and colab/gpu/changed params. */
+export interface GpuSnapshot {
+  state: GpuState;
+  source: 'nvml' | 'nvidia-smi' | 'none';
+  reason?: string;
+  takenAt: string;
+  driverVersion?: string;
+  cudaDriverVersion?: string;
+  devices: GpuDevice[];
+  notes: string[];
+}
+
+export interface GpuWatchParams {
+  enabled: boolean;
+  intervalMs?: number;
+}
+
+export interface GpuWatchResult {
+  enabled: boolean;
+  intervalMs: number;
 }

@@ -1,4 +1,6 @@
+using Colab.Daemon.Gpu;
 using Colab.Daemon.Python;
+using Colab.Daemon.Runtimes;
 using Colab.Daemon.Status;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -35,6 +37,8 @@ public static class DaemonHost
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddSingleton<PythonLocator>();
         builder.Services.AddSingleton<ServerStatusService>();
+        builder.Services.AddSingleton<GpuService>();
+        builder.Services.AddSingleton<RuntimeManager>();
         return builder;
     }
 
@@ -46,6 +50,7 @@ public static class DaemonHost
         builder.Services.AddSingleton<Lifecycle>();
         builder.Services.AddSingleton<ClientWindow>();
         builder.Services.AddSingleton<MethodTable>();
+        builder.Services.AddSingleton<GpuWatcher>();
         builder.Services.AddSingleton<DaemonSession>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<DaemonSession>());
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(5));

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text.Json;
+using Colab.Daemon.Gpu;
 using Colab.Daemon.JsonRpc;
 using Colab.Daemon.Protocol;
 using Colab.Daemon.Status;
@@ -10,7 +11,7 @@ namespace Colab.Daemon.Hosting;
 /// Binds every client→server method in <see cref="Methods.All"/> to its capability
 /// service: the only place where wire types meet the services (architecture invariant 3).
 /// </summary>
-public sealed class MethodTable(Lifecycle lifecycle, ServerStatusService status, ClientWindow window)
+public sealed class MethodTable(Lifecycle lifecycle, ServerStatusService status, ClientWindow window, GpuService gpu, GpuWatcher gpuWatcher)
 {
     public void Register(JsonRpcConnection connection)
     {
@@ -76,6 +77,15 @@ public sealed class MethodTable(Lifecycle lifecycle, ServerStatusService status,
             return new DelayResult(watch.ElapsedMilliseconds);
         });
 
+        connection.OnRequest(Methods.GpuSnapshot, json.JsonElement, json.GpuSnapshot, (_, ctx) => gpu.SnapshotAsync(ctx.CancellationToken));
+
+        connection.OnRequest(Methods.GpuWatch, json.GpuWatchParams, json.GpuWatchResult, (p, _) =>
+        {
+            var (enabled, interval) = gpuWatcher.Configure(p.Enabled, p.IntervalMs is { } ms ? TimeSpan.FromMilliseconds(ms) : null);
+            return Task.FromResult(new GpuWatchResult(enabled, (int)interval.TotalMilliseconds));
+        });
+
         status.Changed += s => connection.Notify(Methods.ServerStatusChanged, s, json.ServerStatus);
+        gpuWatcher.Changed += s => connection.Notify(Methods.GpuChanged, s, json.GpuSnapshot);
     }
 }

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using Colab.Daemon.Gpu;
 using Colab.Daemon.Status;
 
 namespace Colab.Daemon.Protocol;
@@ -73,6 +74,9 @@ public sealed record DelayResult(long ElapsedMilliseconds);
 [JsonSerializable(typeof(DelayParams))]
 [JsonSerializable(typeof(DelayResult))]
 [JsonSerializable(typeof(ServerStatus))]
+[JsonSerializable(typeof(GpuSnapshot))]
+[JsonSerializable(typeof(GpuWatchParams))]
+[JsonSerializable(typeof(GpuWatchResult))]
 [JsonSerializable(typeof(JsonElement))]
 [JsonSerializable(typeof(object))]
 public sealed partial class ProtocolJson : JsonSerializerContext;

@@ -40,6 +40,9 @@ public static class Methods
     public const string ServerStatusChanged = "colab/serverStatusChanged";
     public const string DiagEcho = "colab/diag/echo";
     public const string DiagDelay = "colab/diag/delay";
+    public const string GpuSnapshot = "colab/gpu/snapshot";
+    public const string GpuWatch = "colab/gpu/watch";
+    public const string GpuChanged = "colab/gpu/changed";
 
     public static readonly IReadOnlyList<MethodInfo> All =
     [
@@ -56,6 +59,9 @@ public static class Methods
         new(ServerStatusChanged, MethodKind.Notification, MethodDirection.ServerToClient, "The same status, pushed whenever it changes."),
         new(DiagEcho, MethodKind.Request, MethodDirection.ClientToServer, "Diagnostics: answers its params unchanged (round-trip checks and benchmarks)."),
         new(DiagDelay, MethodKind.Request, MethodDirection.ClientToServer, "Diagnostics: waits, optionally reporting progress; cancellable (checks of cancellation and progress)."),
+        new(GpuSnapshot, MethodKind.Request, MethodDirection.ClientToServer, "The GPUs of the daemon's host now: NVML, else nvidia-smi, else why there are none."),
+        new(GpuWatch, MethodKind.Request, MethodDirection.ClientToServer, "Starts or stops polling the GPUs at an interval; nothing is polled while disabled."),
+        new(GpuChanged, MethodKind.Notification, MethodDirection.ServerToClient, "A GPU reading that differs from the last one, while watching."),
     ];
 
     private static readonly Dictionary<string, MethodInfo> s_byName = All.ToDictionary(m => m.Name, StringComparer.Ordinal);
