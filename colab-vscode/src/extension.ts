@@ -6,6 +6,7 @@ import { commandIds, registerCommands } from './commands';
 import { DaemonClient } from './daemon/client';
 import { languageClientConnections } from './daemon/languageClient';
 import { locateDaemon } from './daemon/locate';
+import { GpuStatusBar, gpuPollIntervalSetting } from './gpu/gpuStatusBar';
 import { RestartPolicy } from './daemon/restartPolicy';
 import { offerRestartOnChange, readSettings } from './settings';
 import { StatusBar } from './status/statusBar';
@@ -39,6 +40,12 @@ export function activate(context: vscode.ExtensionContext): void {
     details,
     statusView,
     new StatusBar(vscode, client, commandIds.showStatus),
+    new GpuStatusBar(
+      vscode,
+      client,
+      { get focused() { return vscode.window.state.focused; }, onDidChange: (l) => vscode.window.onDidChangeWindowState((s) => l(s.focused)) },
+      () => vscode.workspace.getConfiguration().get<number>(gpuPollIntervalSetting, 2000),
+    ),
     vscode.window.registerTreeDataProvider(statusViewId, statusView),
     ...registerCommands({ vscode, daemon: client, showLog, showDetails: (status) => details.show(status) }),
     offerRestartOnChange(vscode, () => client.restart()),

@@ -90,6 +90,10 @@ export class FakeConnection implements DaemonConnection {
       }
       return status as R;
     }
+    if (method === 'colab/gpu/watch') {
+      const p = params as { enabled: boolean; intervalMs?: number };
+      return { enabled: p.enabled, intervalMs: p.intervalMs ?? 2000 } as R;
+    }
     throw new Error(`fake daemon: no handler for ${method}`);
   }
 

@@ -1,6 +1,7 @@
 // The manifest is what VS Code reads: command titles (the end-to-end suite runs
 // them from the palette by title), settings, the view, activation.
 import assert from 'node:assert/strict';
+import { gpuPollIntervalSetting } from '../../colab-vscode/src/gpu/gpuStatusBar';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
@@ -41,11 +42,12 @@ test("a 'Colab' activity-bar container holds the 'Status' view, with an icon tha
   );
 });
 
-test('the settings are colab.daemon.path and colab.python (machine scope, empty by default) and colab.daemon.logLevel', () => {
+test('the settings are colab.daemon.path and colab.python (machine scope, empty by default), colab.daemon.logLevel and colab.gpu.pollIntervalMs', () => {
   const config = manifest.contributes.configuration;
   assert.equal(config.title, 'Colab');
   const props = config.properties;
-  assert.deepEqual(Object.keys(props).sort(), Object.values(settingNames).sort());
+  assert.deepEqual(Object.keys(props).sort(), [...Object.values(settingNames), gpuPollIntervalSetting].sort());
+  assert.equal(props[gpuPollIntervalSetting].default, 2000);
   for (const name of [settingNames.daemonPath, settingNames.python]) {
     assert.equal(props[name].type, 'string');
     assert.equal(props[name].default, '');

@@ -63,6 +63,10 @@ export class StubThemeIcon {
   constructor(readonly id: string) {}
 }
 
+export class StubMarkdownString {
+  constructor(readonly value: string) {}
+}
+
 export class StubThemeColor {
   constructor(readonly id: string) {}
 }
@@ -104,6 +108,7 @@ export function createVscodeStub(): VscodeStub {
     TreeItem: StubTreeItem,
     ThemeIcon: StubThemeIcon,
     ThemeColor: StubThemeColor,
+    MarkdownString: StubMarkdownString,
     Uri: {
       from: (parts: { scheme: string; path: string }) => ({ ...parts, toString: () => `${parts.scheme}:${parts.path}` }),
     },

@@ -77,8 +77,38 @@ export class DaemonClient implements Disposable {
   /** Set when the daemon will not come back by itself. */
   private failure: string | undefined;
   private readonly changed = new Emitter<DaemonSnapshot>();
+  /** Notification listeners by method; they outlive daemon restarts. */
+  private readonly listeners = new Map<string, Emitter<unknown>>();
+  /** The methods the current connection forwards to `listeners`. */
+  private forwarded = new Set<string>();
 
   readonly onDidChange: Event<DaemonSnapshot> = this.changed.event;
+
+  /** Listens to a daemon notification, across restarts (each new daemon is wired up too). */
+  onNotification<P>(method: string, listener: (params: P) => void): Disposable {
+    let emitter = this.listeners.get(method);
+    if (!emitter) {
+      emitter = new Emitter<unknown>();
+      this.listeners.set(method, emitter);
+    }
+    this.forward(method, this.generation);
+    return emitter.event((params) => listener(params as P));
+  }
+
+  private forward(method: string, generation: number): void {
+    const connection = this.connection;
+    if (!connection || this.forwarded.has(method)) {
+      return;
+    }
+    this.forwarded.add(method);
+    this.subscriptions.push(
+      connection.onNotification(method, (params) => {
+        if (generation === this.generation) {
+          this.listeners.get(method)?.fire(params);
+        }
+      }),
+    );
+  }
 
   constructor(
     private readonly vscodeApi: Pick<typeof vscode, 'window'>,
@@ -121,6 +151,10 @@ export class DaemonClient implements Disposable {
         this.statusArrived(generation, status as ServerStatus),
       ),
     ];
+    this.forwarded = new Set();
+    for (const method of this.listeners.keys()) {
+      this.forward(method, generation);
+    }
     this.update({ phase: 'starting', reason: restarting, launch });
     try {
       await connection.start();
@@ -163,6 +197,7 @@ export class DaemonClient implements Disposable {
   dispose(): void {
     void this.disconnect();
     this.changed.dispose();
+    this.listeners.forEach((e) => e.dispose());
   }
 
   private async disconnect(): Promise<void> {
@@ -181,6 +216,7 @@ export class DaemonClient implements Disposable {
     this.failure = undefined;
     this.subscriptions.forEach((s) => s.dispose());
     this.subscriptions = [];
+    this.forwarded = new Set();
     return connection;
   }
 
