@@ -4,6 +4,7 @@
 //
 // Run: npx tsc -p tests && node --test out/tests/e2e/
 import * as assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { after, describe, it } from 'node:test';
 import { VsCodeSession, isAlive, timeoutMs, waitFor, withScreenshot } from './harness';
 
@@ -50,6 +51,25 @@ describe('Colab extension in VS Code (code-server)', { timeout: 10 * 60_000 }, (
     assert.ok(bar.views.includes('Status') || /Status/i.test(bar.title), `the Colab view container has no "Status" view: ${JSON.stringify(bar)}`);
     const pid = await vs.waitForDaemon();
     seenDaemons.add(pid);
+  });
+
+  scenario('1b-gpu-status', 'shows the GPU status bar item, "No GPU" on a host without an NVIDIA driver', async () => {
+    const vs = await s();
+    await vs.waitForStatus('Colab: ready');
+    const texts = await waitFor(
+      'a GPU status bar item',
+      async () => {
+        const all = await vs.statusBarTexts();
+        return all.some((t) => /No GPU|\d+%/.test(t)) ? all : undefined;
+      },
+      async () => `status bar items: ${JSON.stringify(await vs.statusBarTexts())}`,
+    );
+    const hasDriver = spawnSync('sh', ['-c', 'ldconfig -p | grep -q libnvidia-ml.so.1 || command -v nvidia-smi']).status === 0;
+    if (hasDriver) {
+      assert.ok(texts.some((t) => /\d+%/.test(t)), `a GPU host, but no GPU reading in ${JSON.stringify(texts)}`);
+    } else {
+      assert.ok(texts.some((t) => t.includes('No GPU')), `no NVIDIA driver here, but no "No GPU" item in ${JSON.stringify(texts)}`);
+    }
   });
 
   scenario('2-palette-commands', 'lists the Colab commands in the command palette', async () => {
