@@ -42,15 +42,21 @@ public static class DaemonHost
         return builder;
     }
 
+    /// <summary>What one JSON-RPC session needs beyond the shared services: lifecycle, client window, method table, watchers.</summary>
+    public static void AddSessionServices(IServiceCollection services)
+    {
+        services.AddSingleton<Lifecycle>();
+        services.AddSingleton<ClientWindow>();
+        services.AddSingleton<MethodTable>();
+        services.AddSingleton<GpuWatcher>();
+    }
+
     /// <summary>Runs the JSON-RPC daemon over the given streams until exit; returns the exit code.</summary>
     public static async Task<int> RunDaemonAsync(string[] args, Stream input, Stream output)
     {
         var builder = CreateBuilder(args, LogLevel.Information);
         builder.Services.AddSingleton(new StdioStreams(input, output));
-        builder.Services.AddSingleton<Lifecycle>();
-        builder.Services.AddSingleton<ClientWindow>();
-        builder.Services.AddSingleton<MethodTable>();
-        builder.Services.AddSingleton<GpuWatcher>();
+        AddSessionServices(builder.Services);
         builder.Services.AddSingleton<DaemonSession>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<DaemonSession>());
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(5));

@@ -26,9 +26,7 @@ internal sealed class LifecycleHarness : IAsyncDisposable
             ["Python"] = PythonPath = _python.Complete(),
             ["NvmlLibrary"] = Path.Combine(_python.Directory, "no-libnvidia-ml.so.1"),
         });
-        builder.Services.AddSingleton<Lifecycle>();
-        builder.Services.AddSingleton<ClientWindow>();
-        builder.Services.AddSingleton<MethodTable>();
+        DaemonHost.AddSessionServices(builder.Services);
         _host = builder.Build();
 
         Lifecycle = _host.Services.GetRequiredService<Lifecycle>();
