@@ -1,0 +1,360 @@
+using System.Collections.Concurrent;
+using Colab.Daemon.Python;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Colab.Daemon.Runtimes;
+
+/// <summary>The kinds of <see cref="RuntimeInfo"/>.</summary>
+public static class RuntimeKinds
+{
+    /// <summary>A Jupyter server this daemon started on 127.0.0.1 (<see cref="LocalJupyterServer"/>).</summary>
+    public const string Local = "local";
+
+    /// <summary>A Jupyter server somewhere else, by URL and token.</summary>
+    public const string Remote = "remote";
+}
+
+/// <summary>The states of <see cref="RuntimeInfo"/>.</summary>
+public static class RuntimeStates
+{
+    public const string Connected = "connected";
+
+    /// <summary>The local server process ended on its own; <see cref="RuntimeInfo.Detail"/> has its last words. Disconnect to remove it.</summary>
+    public const string Exited = "exited";
+}
+
+/// <summary>A connected Jupyter server.</summary>
+/// <param name="Id">The runtime's id in this daemon (e.g. <c>local-1a2b3c4d</c>).</param>
+/// <param name="Kind">One of <see cref="RuntimeKinds"/>.</param>
+/// <param name="Url">The server's base URL (never with a token).</param>
+/// <param name="InsecureTransport">Plain http to a host that is not loopback: the token crosses the network in clear text.</param>
+/// <param name="State">One of <see cref="RuntimeStates"/>.</param>
+/// <param name="ProcessId">The local server's (wrapper's) process id; null for remote runtimes.</param>
+/// <param name="RootDirectory">The local server's root (the workspace); null for remote runtimes.</param>
+public sealed record RuntimeInfo(
+    string Id,
+    string Kind,
+    string Url,
+    string? ServerVersion,
+    bool InsecureTransport,
+    DateTimeOffset ConnectedAt,
+    string State,
+    string? Detail,
+    int? ProcessId,
+    string? RootDirectory);
+
+/// <summary>A kernel on a runtime, as the server reports it plus what this daemon knows.</summary>
+/// <param name="ExecutionState">starting, idle, busy, restarting, dead: the live state from this daemon's open channels, else the server's.</param>
+/// <param name="LastActivity">The later of the server's last activity and the last message this daemon received.</param>
+/// <param name="StartedHere">This daemon started it (and shuts it down on disconnect).</param>
+/// <param name="Connected">This daemon has its channels open.</param>
+public sealed record RuntimeKernelInfo(
+    string RuntimeId,
+    string Id,
+    string Name,
+    string ExecutionState,
+    DateTimeOffset? LastActivity,
+    int Connections,
+    bool StartedHere,
+    bool Connected);
+
+/// <summary>
+/// The Jupyter servers this daemon is connected to, by id: local ones it started and remote
+/// ones given by URL and token. Disconnecting shuts down the kernels this daemon started on
+/// the runtime (a remote server's other kernels are left alone) and, for a local runtime,
+/// the server itself. Disposing disconnects everything (the host disposes it on exit).
+/// </summary>
+/// <remarks>Configuration: <c>Workspace</c> (<c>COLAB_WORKSPACE</c>) — a local runtime's default root; <c>RuntimeStartTimeoutSeconds</c>.</remarks>
+public sealed class RuntimeManager : IAsyncDisposable, IDisposable
+{
+    private static readonly TimeSpan DisposeTimeout = TimeSpan.FromSeconds(15);
+
+    private readonly PythonLocator _python;
+    private readonly IConfiguration _configuration;
+    private readonly ILogger _logger;
+    private readonly TimeProvider _time;
+    private readonly ConcurrentDictionary<string, Runtime> _runtimes = new(StringComparer.Ordinal);
+    private int _disposed;
+
+    public RuntimeManager(PythonLocator python, IConfiguration configuration, ILogger<RuntimeManager>? logger = null, TimeProvider? time = null)
+    {
+        _python = python;
+        _configuration = configuration;
+        _logger = (ILogger?)logger ?? NullLogger.Instance;
+        _time = time ?? TimeProvider.System;
+    }
+
+    /// <summary>Raised after a runtime is added, removed, or changes state (e.g. its local server exited).</summary>
+    public event Action? Changed;
+
+    /// <summary>Options for local servers, for tests (extra server arguments, timeouts).</summary>
+    internal Func<LocalServerOptions, LocalServerOptions>? LocalOptionsOverride { get; set; }
+
+    /// <summary>Starts a local Jupyter server serving <paramref name="rootDirectory"/> (default: the <c>Workspace</c> setting, else the current directory).</summary>
+    public async Task<RuntimeInfo> ConnectLocalAsync(string? rootDirectory = null, CancellationToken cancellationToken = default)
+    {
+        ThrowIfDisposed();
+        var root = rootDirectory ?? _configuration["Workspace"] ?? Environment.CurrentDirectory;
+        var options = new LocalServerOptions { RootDirectory = root };
+        if (double.TryParse(_configuration["RuntimeStartTimeoutSeconds"], System.Globalization.CultureInfo.InvariantCulture, out var seconds) && seconds > 0)
+        {
+            options = options with { StartTimeout = TimeSpan.FromSeconds(seconds) };
+        }
+        options = LocalOptionsOverride?.Invoke(options) ?? options;
+        var server = await LocalJupyterServer.StartAsync(_python, options, _logger, cancellationToken).ConfigureAwait(false);
+        var runtime = new Runtime($"local-{NewId()}", RuntimeKinds.Local, server.CreateClient(), server, server.ServerVersion, _time.GetUtcNow());
+        server.Exited += _ =>
+        {
+            if (runtime.Disconnecting)
+            {
+                return;
+            }
+            runtime.State = RuntimeStates.Exited;
+            runtime.Detail = $"the local Jupyter server exited: {server.LogTail().Split('\n').LastOrDefault(l => l.Length > 0) ?? "no output"}";
+            RaiseChanged();
+        };
+        return Add(runtime);
+    }
+
+    /// <summary>
+    /// Connects to a Jupyter server by URL and token (a <c>?token=</c> in the URL is used when
+    /// <paramref name="token"/> is null) and checks it answers <c>GET /api/status</c>. On any
+    /// failure nothing is kept.
+    /// </summary>
+    public async Task<RuntimeInfo> ConnectRemoteAsync(string url, string? token, CancellationToken cancellationToken = default)
+    {
+        ThrowIfDisposed();
+        var endpoint = JupyterEndpoint.Parse(url, out var queryToken);
+        var client = new JupyterClient(endpoint, token ?? queryToken);
+        try
+        {
+            await client.GetStatusAsync(cancellationToken).ConfigureAwait(false);
+            var version = await client.GetVersionAsync(cancellationToken).ConfigureAwait(false);
+            if (endpoint.InsecureRemote)
+            {
+                _logger.LogWarning("{Url} is plain http to another host: the token crosses the network unencrypted", endpoint.Display);
+            }
+            return Add(new Runtime($"remote-{NewId()}", RuntimeKinds.Remote, client, null, version.Version, _time.GetUtcNow()));
+        }
+        catch
+        {
+            client.Dispose();
+            throw;
+        }
+    }
+
+    public IReadOnlyList<RuntimeInfo> List() => [.. _runtimes.Values.OrderBy(r => r.ConnectedAt).Select(r => r.Info())];
+
+    public RuntimeInfo Get(string runtimeId) => Find(runtimeId).Info();
+
+    /// <summary>The runtime's REST client (owned by the manager: do not dispose it).</summary>
+    public JupyterClient Client(string runtimeId) => Find(runtimeId).Client;
+
+    /// <summary>Closes the runtime's kernel connections, shuts down the kernels this daemon started on it, and stops a local server.</summary>
+    public async Task DisconnectAsync(string runtimeId, CancellationToken cancellationToken = default)
+    {
+        if (!_runtimes.TryRemove(runtimeId, out var runtime))
+        {
+            throw NotFound(runtimeId);
+        }
+        await DisconnectAsync(runtime, cancellationToken).ConfigureAwait(false);
+        RaiseChanged();
+    }
+
+    public Task<JupyterKernelSpecs> GetKernelSpecsAsync(string runtimeId, CancellationToken cancellationToken = default)
+        => Find(runtimeId).Client.GetKernelSpecsAsync(cancellationToken);
+
+    /// <summary>The server's kernels with their state and last activity (the later of the server's and this daemon's).</summary>
+    public async Task<IReadOnlyList<RuntimeKernelInfo>> ListKernelsAsync(string runtimeId, CancellationToken cancellationToken = default)
+    {
+        var runtime = Find(runtimeId);
+        var kernels = await runtime.Client.ListKernelsAsync(cancellationToken).ConfigureAwait(false);
+        return [.. kernels.Select(k => Describe(runtime, k))];
+    }
+
+    public async Task<RuntimeKernelInfo> StartKernelAsync(string runtimeId, string? kernelName = null, string? path = null, CancellationToken cancellationToken = default)
+    {
+        var runtime = Find(runtimeId);
+        var kernel = await runtime.Client.StartKernelAsync(kernelName, path, cancellationToken).ConfigureAwait(false);
+        runtime.StartedKernels[kernel.Id] = 0;
+        RaiseChanged();
+        return Describe(runtime, kernel);
+    }
+
+    /// <summary>The open channels of a kernel (opened on first use, shared afterwards; a closed one is replaced).</summary>
+    public async Task<KernelConnection> OpenKernelAsync(string runtimeId, string kernelId, CancellationToken cancellationToken = default)
+    {
+        var runtime = Find(runtimeId);
+        await runtime.Gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            if (runtime.Connections.TryGetValue(kernelId, out var existing) && existing.State != KernelConnectionState.Closed)
+            {
+                return existing;
+            }
+            var connection = await KernelConnection.ConnectAsync(runtime.Client, kernelId, logger: _logger, time: _time, cancellationToken: cancellationToken).ConfigureAwait(false);
+            runtime.Connections[kernelId] = connection;
+            if (existing is not null)
+            {
+                await existing.DisposeAsync().ConfigureAwait(false);
+            }
+            return connection;
+        }
+        finally
+        {
+            runtime.Gate.Release();
+        }
+    }
+
+    public Task InterruptKernelAsync(string runtimeId, string kernelId, CancellationToken cancellationToken = default)
+        => Find(runtimeId).Client.InterruptKernelAsync(kernelId, cancellationToken);
+
+    /// <summary>Restarts a kernel; executions in flight on its open connection end with <see cref="JupyterErrorKind.Disconnected"/>.</summary>
+    public async Task<RuntimeKernelInfo> RestartKernelAsync(string runtimeId, string kernelId, CancellationToken cancellationToken = default)
+    {
+        var runtime = Find(runtimeId);
+        var kernel = runtime.Connections.TryGetValue(kernelId, out var connection) && connection.State != KernelConnectionState.Closed
+            ? await connection.RestartAsync(cancellationToken).ConfigureAwait(false)
+            : await runtime.Client.RestartKernelAsync(kernelId, cancellationToken).ConfigureAwait(false);
+        return Describe(runtime, kernel);
+    }
+
+    public async Task ShutdownKernelAsync(string runtimeId, string kernelId, CancellationToken cancellationToken = default)
+    {
+        var runtime = Find(runtimeId);
+        if (runtime.Connections.TryRemove(kernelId, out var connection))
+        {
+            await connection.DisposeAsync().ConfigureAwait(false);
+        }
+        await runtime.Client.DeleteKernelAsync(kernelId, cancellationToken).ConfigureAwait(false);
+        runtime.StartedKernels.TryRemove(kernelId, out _);
+        RaiseChanged();
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+        using var timeout = new CancellationTokenSource(DisposeTimeout);
+        var all = _runtimes.Values.ToList();
+        _runtimes.Clear();
+        await Task.WhenAll(all.Select(r => DisconnectAsync(r, timeout.Token))).ConfigureAwait(false);
+    }
+
+    public void Dispose() => DisposeAsync().AsTask().GetAwaiter().GetResult();
+
+    // ---- internals -----------------------------------------------------------------------
+
+    private RuntimeInfo Add(Runtime runtime)
+    {
+        if (Volatile.Read(ref _disposed) != 0)
+        {
+            _ = DisconnectAsync(runtime, CancellationToken.None);
+            ThrowIfDisposed();
+        }
+        _runtimes[runtime.Id] = runtime;
+        _logger.LogInformation("runtime {Id} connected: {Kind} Jupyter server {Version} at {Url}", runtime.Id, runtime.Kind, runtime.Version, runtime.Client.Endpoint.Display);
+        RaiseChanged();
+        return runtime.Info();
+    }
+
+    private async Task DisconnectAsync(Runtime runtime, CancellationToken cancellationToken)
+    {
+        runtime.Disconnecting = true;
+        foreach (var connection in runtime.Connections.Values)
+        {
+            await connection.DisposeAsync().ConfigureAwait(false);
+        }
+        runtime.Connections.Clear();
+        if (runtime.Server is null)
+        {
+            foreach (var kernelId in runtime.StartedKernels.Keys)
+            {
+                try
+                {
+                    await runtime.Client.DeleteKernelAsync(kernelId, cancellationToken).ConfigureAwait(false);
+                }
+                catch (Exception e) when (e is JupyterException or OperationCanceledException)
+                {
+                    _logger.LogInformation("runtime {Id}: could not shut down kernel {Kernel}: {Error}", runtime.Id, kernelId, e.Message);
+                }
+            }
+        }
+        else
+        {
+            // The server shuts all its kernels down as it stops.
+            await runtime.Server.StopAsync().ConfigureAwait(false);
+        }
+        runtime.Client.Dispose();
+        _logger.LogInformation("runtime {Id} disconnected", runtime.Id);
+    }
+
+    private RuntimeKernelInfo Describe(Runtime runtime, JupyterKernel kernel)
+    {
+        runtime.Connections.TryGetValue(kernel.Id, out var connection);
+        var open = connection is not null && connection.State != KernelConnectionState.Closed;
+        var last = kernel.LastActivity;
+        if (open && connection!.LastActivity is { } seen && (last is null || seen > last))
+        {
+            last = seen;
+        }
+        // The server's state lags (it says "starting" until its own iopub watcher hears a status); ours is live.
+        var state = open && connection!.ExecutionState != "unknown" ? connection.ExecutionState : kernel.ExecutionState;
+        return new RuntimeKernelInfo(runtime.Id, kernel.Id, kernel.Name, state, last, kernel.Connections,
+            runtime.StartedKernels.ContainsKey(kernel.Id), open);
+    }
+
+    private Runtime Find(string runtimeId)
+    {
+        ThrowIfDisposed();
+        return _runtimes.TryGetValue(runtimeId, out var runtime) ? runtime : throw NotFound(runtimeId);
+    }
+
+    private static JupyterException NotFound(string runtimeId)
+        => new(JupyterErrorKind.NotFound, $"no runtime {runtimeId} (it was disconnected, or never connected)");
+
+    private void ThrowIfDisposed()
+    {
+        if (Volatile.Read(ref _disposed) != 0)
+        {
+            throw new JupyterException(JupyterErrorKind.Disconnected, "the daemon is shutting down");
+        }
+    }
+
+    private void RaiseChanged()
+    {
+        try
+        {
+            Changed?.Invoke();
+        }
+        catch (Exception e)
+        {
+            _logger.LogWarning("a runtime change handler failed: {Error}", e.Message);
+        }
+    }
+
+    private static string NewId() => Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(4));
+
+    private sealed class Runtime(string id, string kind, JupyterClient client, LocalJupyterServer? server, string? version, DateTimeOffset connectedAt)
+    {
+        public string Id { get; } = id;
+        public string Kind { get; } = kind;
+        public JupyterClient Client { get; } = client;
+        public LocalJupyterServer? Server { get; } = server;
+        public string? Version { get; } = version;
+        public DateTimeOffset ConnectedAt { get; } = connectedAt;
+        public ConcurrentDictionary<string, byte> StartedKernels { get; } = new(StringComparer.Ordinal);
+        public ConcurrentDictionary<string, KernelConnection> Connections { get; } = new(StringComparer.Ordinal);
+        public SemaphoreSlim Gate { get; } = new(1, 1);
+        public volatile string State = RuntimeStates.Connected;
+        public volatile string? Detail;
+        public volatile bool Disconnecting;
+
+        public RuntimeInfo Info() => new(Id, Kind, Client.Endpoint.Display, Version, Client.Endpoint.InsecureRemote, ConnectedAt, State, Detail,
+            Server?.ProcessId, Server?.RootDirectory);
+    }
+}
