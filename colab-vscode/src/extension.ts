@@ -1,5 +1,5 @@
 // Wiring only: the output channel, the daemon client, the status bar, the Status
-// view and the commands. Everything else is in the modules it connects.
+// view, the notebook controller, the runtime session and the commands. Everything else is in the modules it connects.
 
 import * as vscode from 'vscode';
 import { commandIds, registerCommands } from './commands';
@@ -8,6 +8,9 @@ import { languageClientConnections } from './daemon/languageClient';
 import { locateDaemon } from './daemon/locate';
 import { GpuStatusBar, gpuPollIntervalSetting } from './gpu/gpuStatusBar';
 import { RestartPolicy } from './daemon/restartPolicy';
+import { ColabNotebookController } from './notebook/controller';
+import { registerRuntimeCommands } from './runtime/commands';
+import { RuntimeSession } from './runtime/session';
 import { offerRestartOnChange, readSettings } from './settings';
 import { StatusBar } from './status/statusBar';
 import { StatusDocument } from './status/statusDocument';
@@ -34,6 +37,16 @@ export function activate(context: vscode.ExtensionContext): void {
   const client = daemon;
   const details = new StatusDocument(vscode);
   const statusView = new StatusView(vscode, client);
+  const runtimes = new RuntimeSession(client, output);
+  const notebooks = new ColabNotebookController(vscode, client, runtimes, output);
+  // Colab is the preferred kernel for .ipynb files, so opening one and pressing Run needs no picking.
+  const prefer = (notebook: vscode.NotebookDocument) => {
+    if (notebook.notebookType === 'jupyter-notebook') {
+      notebooks.controller.updateNotebookAffinity(notebook, vscode.NotebookControllerAffinity.Preferred);
+    }
+  };
+  vscode.workspace.notebookDocuments.forEach(prefer);
+  context.subscriptions.push(vscode.workspace.onDidOpenNotebookDocument(prefer));
   context.subscriptions.push(
     output,
     client,
@@ -49,6 +62,9 @@ export function activate(context: vscode.ExtensionContext): void {
     vscode.window.registerTreeDataProvider(statusViewId, statusView),
     ...registerCommands({ vscode, daemon: client, showLog, showDetails: (status) => details.show(status) }),
     offerRestartOnChange(vscode, () => client.restart()),
+    runtimes,
+    notebooks,
+    ...registerRuntimeCommands({ vscode, session: runtimes, kernels: notebooks, secrets: context.secrets, log: output }),
   );
   void client.start();
 }

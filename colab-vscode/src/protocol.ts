@@ -29,6 +29,18 @@ export const methods = {
   gpuSnapshot: { name: 'colab/gpu/snapshot', kind: 'request', direction: 'clientToServer' },
   gpuWatch: { name: 'colab/gpu/watch', kind: 'request', direction: 'clientToServer' },
   gpuChanged: { name: 'colab/gpu/changed', kind: 'notification', direction: 'serverToClient' },
+  runtimeConnect: { name: 'colab/runtime/connect', kind: 'request', direction: 'clientToServer' },
+  runtimeList: { name: 'colab/runtime/list', kind: 'request', direction: 'clientToServer' },
+  runtimeDisconnect: { name: 'colab/runtime/disconnect', kind: 'request', direction: 'clientToServer' },
+  runtimeChanged: { name: 'colab/runtime/changed', kind: 'notification', direction: 'serverToClient' },
+  kernelStart: { name: 'colab/kernel/start', kind: 'request', direction: 'clientToServer' },
+  kernelList: { name: 'colab/kernel/list', kind: 'request', direction: 'clientToServer' },
+  kernelExecute: { name: 'colab/kernel/execute', kind: 'request', direction: 'clientToServer' },
+  kernelOutput: { name: 'colab/kernel/output', kind: 'notification', direction: 'serverToClient' },
+  kernelInput: { name: 'colab/kernel/input', kind: 'request', direction: 'serverToClient' },
+  kernelInterrupt: { name: 'colab/kernel/interrupt', kind: 'request', direction: 'clientToServer' },
+  kernelRestart: { name: 'colab/kernel/restart', kind: 'request', direction: 'clientToServer' },
+  kernelShutdown: { name: 'colab/kernel/shutdown', kind: 'request', direction: 'clientToServer' },
 } as const satisfies Record<string, MethodInfo>;
 
 export const errorCodes = {
@@ -146,4 +158,108 @@ export interface GpuWatchParams {
 export interface GpuWatchResult {
   enabled: boolean;
   intervalMs: number;
+}
+
+/** colab/runtime/connect params: a local server started by the daemon in `root`, or a remote one by `url` and `token`. */
+export interface ConnectParams {
+  kind: 'local' | 'remote';
+  url?: string;
+  token?: string;
+  root?: string;
+}
+
+/** A connected Jupyter server (colab/runtime/connect result; colab/runtime/list and colab/runtime/changed carry `{runtimes}`). */
+export interface RuntimeInfo {
+  id: string;
+  kind: 'local' | 'remote';
+  /** The base URL, never with a token. */
+  url: string;
+  serverVersion?: string;
+  /** Plain http to a host that is not loopback. */
+  insecureTransport: boolean;
+  connectedAt: string;
+  state: 'connected' | 'exited';
+  detail?: string;
+  processId?: number;
+  rootDirectory?: string;
+}
+
+export interface RuntimeListResult {
+  runtimes: RuntimeInfo[];
+}
+
+export interface RuntimeIdParams {
+  runtimeId: string;
+}
+
+export interface KernelStartParams {
+  runtimeId: string;
+  kernelName?: string;
+}
+
+export interface KernelIdParams {
+  runtimeId: string;
+  kernelId: string;
+}
+
+/** A kernel on a runtime (colab/kernel/start and colab/kernel/restart result; colab/kernel/list carries `{kernels}`). */
+export interface RuntimeKernelInfo {
+  runtimeId: string;
+  id: string;
+  name: string;
+  /** starting, idle, busy, restarting, dead. */
+  executionState: string;
+  lastActivity?: string;
+  connections: number;
+  startedHere: boolean;
+  connected: boolean;
+}
+
+export interface KernelListResult {
+  kernels: RuntimeKernelInfo[];
+}
+
+export interface ExecuteParams {
+  runtimeId: string;
+  kernelId: string;
+  code: string;
+  /** The client's id for this execution, echoed in colab/kernel/output and colab/kernel/input. */
+  executionId: string;
+  /** Default true: input() sends colab/kernel/input; false: input() raises. */
+  allowStdin?: boolean;
+  /** Default true. */
+  stopOnError?: boolean;
+}
+
+export interface ExecuteResult {
+  status: 'ok' | 'error' | 'aborted';
+  executionCount?: number;
+}
+
+export type MimeBundle = Record<string, unknown>;
+
+export type KernelOutput =
+  | { type: 'stream'; name: 'stdout' | 'stderr'; text: string }
+  | { type: 'execute_result'; executionCount?: number; data: MimeBundle; metadata: Record<string, unknown> }
+  | { type: 'display_data'; data: MimeBundle; metadata: Record<string, unknown>; displayId?: string }
+  | { type: 'update_display_data'; data: MimeBundle; metadata: Record<string, unknown>; displayId?: string }
+  | { type: 'error'; ename: string; evalue: string; traceback: string[] }
+  | { type: 'clear_output'; wait: boolean }
+  | { type: 'execute_input'; code: string; executionCount?: number };
+
+/** colab/kernel/output params: one output of an execution in flight, in order, before the execute answer. */
+export interface KernelOutputParams {
+  executionId: string;
+  output: KernelOutput;
+}
+
+/** colab/kernel/input params (a request from the daemon); answer with KernelInputResult. */
+export interface KernelInputParams {
+  executionId: string;
+  prompt: string;
+  password: boolean;
+}
+
+export interface KernelInputResult {
+  value: string;
 }

@@ -3,6 +3,7 @@ using System.Text.Json;
 using Colab.Daemon.Gpu;
 using Colab.Daemon.Hosting;
 using Colab.Daemon.Protocol;
+using Colab.Daemon.Runtimes;
 using Colab.Daemon.Status;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
@@ -44,6 +45,8 @@ public static class CommandLine
         gpu.SetAction(async (parse, ct) => await GpuAsync(parse.GetValue(gpuJson), output, ct).ConfigureAwait(false));
         root.Subcommands.Add(gpu);
 
+        root.Subcommands.Add(RuntimeCommand(output));
+
         var config = new InvocationConfiguration { Output = output, Error = Console.Error };
         return await root.Parse(args).InvokeAsync(config).ConfigureAwait(false);
     }
@@ -79,4 +82,99 @@ public static class CommandLine
             : GpuText.Format(snapshot)).ConfigureAwait(false);
         return snapshot.State == GpuStates.Ok ? ExitOk : ExitFailure;
     }
+
+    private static Command RuntimeCommand(TextWriter output)
+    {
+        var local = new Option<bool>("--local") { Description = "Start a local Jupyter server (the default when no --url is given)." };
+        var url = new Option<string?>("--url") { Description = "A remote Jupyter server; its token comes from ?token= in the URL or the JUPYTER_TOKEN environment variable." };
+        var root = new Option<string?>("--root") { Description = "The local server's root directory (default: the current directory)." };
+        var kernel = new Option<string?>("--kernel") { Description = "The kernel spec name (default: the server's default kernel)." };
+        var asJson = new Option<bool>("--json") { Description = "Print each output as one line of JSON (the protocol's KernelOutput) instead of text." };
+        var code = new Argument<string>("code") { Description = "The Python code to run." };
+        var run = new Command("run", "Run code on a fresh kernel and print its outputs. Exit code 0 when it ran without error.") { local, url, root, kernel, asJson, code };
+        run.SetAction(async (parse, ct) => await RunCodeAsync(parse.GetValue(url), parse.GetValue(root), parse.GetValue(kernel), parse.GetValue(code)!,
+            parse.GetValue(asJson), output, ct).ConfigureAwait(false));
+        return new Command("runtime", "Jupyter runtimes: run code on a local or remote Jupyter server.") { run };
+    }
+
+    private static async Task<int> RunCodeAsync(string? url, string? root, string? kernelName, string code, bool asJson, TextWriter output, CancellationToken cancellationToken)
+    {
+        using var host = DaemonHost.CreateBuilder([], LogLevel.Warning).Build();
+        var runtimes = host.Services.GetRequiredService<RuntimeManager>();
+        try
+        {
+            var runtime = url is null
+                ? await runtimes.ConnectLocalAsync(root, cancellationToken).ConfigureAwait(false)
+                : await runtimes.ConnectRemoteAsync(url, Environment.GetEnvironmentVariable("JUPYTER_TOKEN") is { Length: > 0 } t ? t : null, cancellationToken).ConfigureAwait(false);
+            var started = await runtimes.StartKernelAsync(runtime.Id, kernelName, cancellationToken: cancellationToken).ConfigureAwait(false);
+            var kernel = await runtimes.OpenKernelAsync(runtime.Id, started.Id, cancellationToken).ConfigureAwait(false);
+            var options = new ExecuteOptions
+            {
+                OnInput = Console.IsInputRedirected && asJson ? null : async (request, token) =>
+                {
+                    await Console.Error.WriteAsync(request.Prompt).ConfigureAwait(false);
+                    return await Console.In.ReadLineAsync(token).ConfigureAwait(false) ?? "";
+                },
+            };
+            var execution = await kernel.ExecuteAsync(code, options, cancellationToken).ConfigureAwait(false);
+            try
+            {
+                await foreach (var o in execution.ReadOutputsAsync(cancellationToken).ConfigureAwait(false))
+                {
+                    await PrintAsync(o, asJson, output).ConfigureAwait(false);
+                }
+                var reply = await execution.Completion.WaitAsync(cancellationToken).ConfigureAwait(false);
+                return reply.Status == "ok" ? ExitOk : ExitFailure;
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+                await kernel.InterruptAsync(timeout.Token).ConfigureAwait(false);
+                throw;
+            }
+        }
+        catch (JupyterException e)
+        {
+            await Console.Error.WriteLineAsync($"colab runtime: {e.Message}").ConfigureAwait(false);
+            return ExitFailure;
+        }
+        finally
+        {
+            await runtimes.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    private static async Task PrintAsync(KernelOutput o, bool asJson, TextWriter output)
+    {
+        if (o is not (StreamOutput or ExecuteResultOutput or DisplayDataOutput or UpdateDisplayDataOutput or ErrorOutput or ClearOutput))
+        {
+            return;
+        }
+        if (asJson)
+        {
+            await output.WriteLineAsync(JsonSerializer.Serialize(o, ProtocolJson.Default.KernelOutput)).ConfigureAwait(false);
+            return;
+        }
+        switch (o)
+        {
+            case StreamOutput { Name: "stderr" } s:
+                await Console.Error.WriteAsync(s.Text).ConfigureAwait(false);
+                break;
+            case StreamOutput s:
+                await output.WriteAsync(s.Text).ConfigureAwait(false);
+                break;
+            case ExecuteResultOutput r:
+                await output.WriteLineAsync(PlainText(r.Data)).ConfigureAwait(false);
+                break;
+            case DisplayDataOutput d:
+                await output.WriteLineAsync(PlainText(d.Data)).ConfigureAwait(false);
+                break;
+            case ErrorOutput e:
+                await Console.Error.WriteLineAsync(System.Text.RegularExpressions.Regex.Replace(string.Join('\n', e.Traceback), @"\x1b\[[0-9;]*m", "")).ConfigureAwait(false);
+                break;
+        }
+    }
+
+    private static string PlainText(IReadOnlyDictionary<string, JsonElement> data)
+        => data.TryGetValue("text/plain", out var text) && text.ValueKind == JsonValueKind.String ? text.GetString()! : $"<{string.Join(", ", data.Keys)}>";
 }

@@ -3,7 +3,9 @@ using System.Text.Json;
 using Colab.Daemon.Gpu;
 using Colab.Daemon.JsonRpc;
 using Colab.Daemon.Protocol;
+using Colab.Daemon.Runtimes;
 using Colab.Daemon.Status;
+using Microsoft.Extensions.Logging;
 
 namespace Colab.Daemon.Hosting;
 
@@ -11,7 +13,8 @@ namespace Colab.Daemon.Hosting;
 /// Binds every client→server method in <see cref="Methods.All"/> to its capability
 /// service: the only place where wire types meet the services (architecture invariant 3).
 /// </summary>
-public sealed class MethodTable(Lifecycle lifecycle, ServerStatusService status, ClientWindow window, GpuService gpu, GpuWatcher gpuWatcher)
+public sealed class MethodTable(Lifecycle lifecycle, ServerStatusService status, ClientWindow window, GpuService gpu, GpuWatcher gpuWatcher,
+    RuntimeManager runtimes, ILogger<MethodTable> logger)
 {
     public void Register(JsonRpcConnection connection)
     {
@@ -84,6 +87,8 @@ public sealed class MethodTable(Lifecycle lifecycle, ServerStatusService status,
             var (enabled, interval) = gpuWatcher.Configure(p.Enabled, p.IntervalMs is { } ms ? TimeSpan.FromMilliseconds(ms) : null);
             return Task.FromResult(new GpuWatchResult(enabled, (int)interval.TotalMilliseconds));
         });
+
+        new RuntimeMethods(runtimes, logger).Register(connection);
 
         status.Changed += s => connection.Notify(Methods.ServerStatusChanged, s, json.ServerStatus);
         gpuWatcher.Changed += s => connection.Notify(Methods.GpuChanged, s, json.GpuSnapshot);

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Colab.Daemon.Gpu;
+using Colab.Daemon.Runtimes;
 using Colab.Daemon.Status;
 
 namespace Colab.Daemon.Protocol;
@@ -77,6 +78,20 @@ public sealed record DelayResult(long ElapsedMilliseconds);
 [JsonSerializable(typeof(GpuSnapshot))]
 [JsonSerializable(typeof(GpuWatchParams))]
 [JsonSerializable(typeof(GpuWatchResult))]
+[JsonSerializable(typeof(ConnectParams))]
+[JsonSerializable(typeof(RuntimeInfo))]
+[JsonSerializable(typeof(RuntimeListResult))]
+[JsonSerializable(typeof(RuntimeIdParams))]
+[JsonSerializable(typeof(KernelStartParams))]
+[JsonSerializable(typeof(RuntimeKernelInfo))]
+[JsonSerializable(typeof(KernelListResult))]
+[JsonSerializable(typeof(KernelIdParams))]
+[JsonSerializable(typeof(ExecuteParams))]
+[JsonSerializable(typeof(ExecuteResult))]
+[JsonSerializable(typeof(KernelOutput))]
+[JsonSerializable(typeof(KernelOutputParams))]
+[JsonSerializable(typeof(KernelInputParams))]
+[JsonSerializable(typeof(KernelInputResult))]
 [JsonSerializable(typeof(JsonElement))]
 [JsonSerializable(typeof(object))]
 public sealed partial class ProtocolJson : JsonSerializerContext;

@@ -43,6 +43,18 @@ public static class Methods
     public const string GpuSnapshot = "colab/gpu/snapshot";
     public const string GpuWatch = "colab/gpu/watch";
     public const string GpuChanged = "colab/gpu/changed";
+    public const string RuntimeConnect = "colab/runtime/connect";
+    public const string RuntimeList = "colab/runtime/list";
+    public const string RuntimeDisconnect = "colab/runtime/disconnect";
+    public const string RuntimeChanged = "colab/runtime/changed";
+    public const string KernelStart = "colab/kernel/start";
+    public const string KernelList = "colab/kernel/list";
+    public const string KernelExecute = "colab/kernel/execute";
+    public const string KernelOutput = "colab/kernel/output";
+    public const string KernelInput = "colab/kernel/input";
+    public const string KernelInterrupt = "colab/kernel/interrupt";
+    public const string KernelRestart = "colab/kernel/restart";
+    public const string KernelShutdown = "colab/kernel/shutdown";
 
     public static readonly IReadOnlyList<MethodInfo> All =
     [
@@ -62,6 +74,18 @@ public static class Methods
         new(GpuSnapshot, MethodKind.Request, MethodDirection.ClientToServer, "The GPUs of the daemon's host now: NVML, else nvidia-smi, else why there are none."),
         new(GpuWatch, MethodKind.Request, MethodDirection.ClientToServer, "Starts or stops polling the GPUs at an interval; nothing is polled while disabled."),
         new(GpuChanged, MethodKind.Notification, MethodDirection.ServerToClient, "A GPU reading that differs from the last one, while watching."),
+        new(RuntimeConnect, MethodKind.Request, MethodDirection.ClientToServer, "Connects a Jupyter runtime: a local server this daemon starts, or a remote one by URL and token."),
+        new(RuntimeList, MethodKind.Request, MethodDirection.ClientToServer, "The connected runtimes."),
+        new(RuntimeDisconnect, MethodKind.Request, MethodDirection.ClientToServer, "Disconnects a runtime: shuts down the kernels started here and stops a local server."),
+        new(RuntimeChanged, MethodKind.Notification, MethodDirection.ServerToClient, "The connected runtimes, whenever one is added, removed or changes state."),
+        new(KernelStart, MethodKind.Request, MethodDirection.ClientToServer, "Starts a kernel on a runtime."),
+        new(KernelList, MethodKind.Request, MethodDirection.ClientToServer, "The kernels of a runtime with their state."),
+        new(KernelExecute, MethodKind.Request, MethodDirection.ClientToServer, "Runs code on a kernel; outputs stream as colab/kernel/output first; cancelling interrupts the kernel."),
+        new(KernelOutput, MethodKind.Notification, MethodDirection.ServerToClient, "One output of an execution in flight, in order."),
+        new(KernelInput, MethodKind.Request, MethodDirection.ServerToClient, "The kernel asks for a line of input (input(), getpass()) for an execution in flight."),
+        new(KernelInterrupt, MethodKind.Request, MethodDirection.ClientToServer, "Interrupts a kernel."),
+        new(KernelRestart, MethodKind.Request, MethodDirection.ClientToServer, "Restarts a kernel; executions in flight fail."),
+        new(KernelShutdown, MethodKind.Request, MethodDirection.ClientToServer, "Shuts a kernel down."),
     ];
 
     private static readonly Dictionary<string, MethodInfo> s_byName = All.ToDictionary(m => m.Name, StringComparer.Ordinal);

@@ -5,16 +5,29 @@ import { gpuPollIntervalSetting } from '../../colab-vscode/src/gpu/gpuStatusBar'
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
-import { commandIds } from '../../colab-vscode/src/commands';
+import { commandIds as daemonCommandIds } from '../../colab-vscode/src/commands';
+import { runtimeCommandIds } from '../../colab-vscode/src/runtime/commands';
+
+const commandIds = { ...daemonCommandIds, ...runtimeCommandIds };
 import { logLevels, settingNames } from '../../colab-vscode/src/settings';
 import { statusViewId } from '../../colab-vscode/src/status/statusView';
 
 const extensionRoot = path.join(__dirname, '..', '..', '..', 'colab-vscode');
 const manifest = JSON.parse(fs.readFileSync(path.join(extensionRoot, 'package.json'), 'utf8'));
 
-test("the palette offers 'Colab: Show Daemon Log', 'Colab: Restart Daemon' and 'Colab: Show Status', and no other command", () => {
+test('the palette offers the daemon and runtime commands, and no other command', () => {
   const palette = manifest.contributes.commands.map((c: { category: string; title: string }) => `${c.category}: ${c.title}`);
-  assert.deepEqual(palette, ['Colab: Show Daemon Log', 'Colab: Restart Daemon', 'Colab: Show Status']);
+  assert.deepEqual(palette, [
+    'Colab: Show Daemon Log',
+    'Colab: Restart Daemon',
+    'Colab: Show Status',
+    'Colab: Connect to Local Runtime',
+    'Colab: Connect to Remote Runtime…',
+    'Colab: Disconnect Runtime',
+    'Colab: Restart Runtime',
+    'Colab: Interrupt Execution',
+    'Colab: Restart Runtime and Run All',
+  ]);
   assert.deepEqual(
     manifest.contributes.commands.map((c: { command: string }) => c.command).sort(),
     Object.values(commandIds).sort(),
@@ -56,4 +69,14 @@ test('the settings are colab.daemon.path and colab.python (machine scope, empty 
   assert.match(props[settingNames.python].description, /empty = \/usr\/bin\/python3 then PATH/);
   assert.deepEqual(props[settingNames.logLevel].enum, [...logLevels]);
   assert.equal(props[settingNames.logLevel].default, 'Information');
+});
+
+test("Colab's notebook keybindings: Ctrl+M I interrupts, Ctrl+M . restarts, Ctrl+F8 runs the cells above, Ctrl+F10 the cell and below", () => {
+  const bindings = manifest.contributes.keybindings.map((k: { command: string; key: string; when: string }) => [k.key, k.command, k.when]);
+  assert.deepEqual(bindings, [
+    ['ctrl+m i', runtimeCommandIds.interruptExecution, 'notebookEditorFocused'],
+    ['ctrl+m .', runtimeCommandIds.restartRuntime, 'notebookEditorFocused'],
+    ['ctrl+f8', 'notebook.cell.executeCellsAbove', 'notebookEditorFocused'],
+    ['ctrl+f10', 'notebook.cell.executeCellAndBelow', 'notebookEditorFocused'],
+  ]);
 });

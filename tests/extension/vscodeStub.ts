@@ -71,6 +71,124 @@ export class StubThemeColor {
   constructor(readonly id: string) {}
 }
 
+export class StubCancellationTokenSource {
+  private listeners: ((e: unknown) => unknown)[] = [];
+  readonly token = {
+    isCancellationRequested: false,
+    onCancellationRequested: (listener: (e: unknown) => unknown) => {
+      this.listeners.push(listener);
+      return { dispose: () => (this.listeners = this.listeners.filter((l) => l !== listener)) };
+    },
+  };
+  cancel(): void {
+    if (!this.token.isCancellationRequested) {
+      this.token.isCancellationRequested = true;
+      this.listeners.forEach((l) => l(undefined));
+    }
+  }
+  dispose(): void {
+    this.listeners = [];
+  }
+}
+
+export class StubNotebookCellOutputItem {
+  constructor(
+    readonly data: Uint8Array,
+    readonly mime: string,
+  ) {}
+  static text(value: string, mime = 'text/plain') {
+    return new StubNotebookCellOutputItem(Buffer.from(value), mime);
+  }
+  static stdout(value: string) {
+    return StubNotebookCellOutputItem.text(value, 'application/vnd.code.notebook.stdout');
+  }
+  static stderr(value: string) {
+    return StubNotebookCellOutputItem.text(value, 'application/vnd.code.notebook.stderr');
+  }
+  static json(value: unknown, mime = 'text/x-json') {
+    return StubNotebookCellOutputItem.text(JSON.stringify(value), mime);
+  }
+  static error(error: { name: string; message: string; stack?: string }) {
+    return StubNotebookCellOutputItem.text(
+      JSON.stringify({ name: error.name, message: error.message, stack: error.stack }),
+      'application/vnd.code.notebook.error',
+    );
+  }
+  /** The item's data as text. */
+  get value(): string {
+    return Buffer.from(this.data).toString();
+  }
+}
+
+export class StubNotebookCellOutput {
+  constructor(
+    public items: StubNotebookCellOutputItem[],
+    readonly metadata?: Record<string, unknown>,
+  ) {}
+}
+
+export interface StubCell {
+  index: number;
+  document: { getText(): string };
+}
+
+export class StubCellExecution {
+  readonly tokenSource = new StubCancellationTokenSource();
+  readonly token = this.tokenSource.token;
+  executionOrder: number | undefined;
+  startTime: number | undefined;
+  endTime: number | undefined;
+  /** undefined until end(); then the success passed (undefined: no status). */
+  ended = false;
+  success: boolean | undefined;
+  outputs: StubNotebookCellOutput[] = [];
+  constructor(readonly cell: StubCell) {}
+  start(time?: number): void {
+    this.startTime = time;
+  }
+  end(success: boolean | undefined, time?: number): void {
+    this.ended = true;
+    this.success = success;
+    this.endTime = time;
+  }
+  async clearOutput(): Promise<void> {
+    this.outputs = [];
+  }
+  async appendOutput(output: StubNotebookCellOutput): Promise<void> {
+    this.outputs.push(output);
+  }
+  async appendOutputItems(items: StubNotebookCellOutputItem[], output: StubNotebookCellOutput): Promise<void> {
+    output.items.push(...items);
+  }
+  async replaceOutputItems(items: StubNotebookCellOutputItem[], output: StubNotebookCellOutput): Promise<void> {
+    output.items = items;
+  }
+}
+
+export class StubNotebookController {
+  supportedLanguages: string[] | undefined;
+  supportsExecutionOrder: boolean | undefined;
+  description: string | undefined;
+  detail: string | undefined;
+  executeHandler: ((cells: StubCell[], notebook: unknown, controller: StubNotebookController) => unknown) | undefined;
+  interruptHandler: ((notebook: unknown) => unknown) | undefined;
+  readonly executions: StubCellExecution[] = [];
+  disposed = false;
+  constructor(
+    readonly id: string,
+    readonly notebookType: string,
+    readonly label: string,
+  ) {}
+  createNotebookCellExecution(cell: StubCell): StubCellExecution {
+    const execution = new StubCellExecution(cell);
+    this.executions.push(execution);
+    return execution;
+  }
+  dispose(): void {
+    this.disposed = true;
+  }
+}
+
 export interface VscodeStub {
   api: typeof vscode;
   shown: Shown[];
@@ -81,6 +199,18 @@ export interface VscodeStub {
   answer: { info?: string; error?: string };
   /** Resolves when something is shown. */
   nextShown(): Promise<Shown>;
+  /** What the next input boxes answer, in order (then undefined: the user pressed Escape). */
+  inputAnswers: (string | undefined)[];
+  /** The options of each input box shown. */
+  inputBoxes: { prompt?: string; password?: boolean; placeHolder?: string }[];
+  /** Picks from a quick pick's items (default: none, as if Escape). */
+  pick: (items: { label: string }[]) => unknown;
+  quickPicks: { label: string }[][];
+  controllers: StubNotebookController[];
+  /** Sets window.activeNotebookEditor to show this notebook (undefined: none). */
+  setActiveNotebook(notebook: unknown): void;
+  /** Plays VS Code closing a notebook. */
+  closeNotebook(notebook: unknown): void;
 }
 
 export function createVscodeStub(): VscodeStub {
@@ -91,6 +221,12 @@ export function createVscodeStub(): VscodeStub {
   const openedDocuments: { uri: string; text: string }[] = [];
   const answer: { info?: string; error?: string } = {};
   let waiters: ((s: Shown) => void)[] = [];
+  const inputAnswers: (string | undefined)[] = [];
+  const inputBoxes: { prompt?: string; password?: boolean; placeHolder?: string }[] = [];
+  const quickPicks: { label: string }[][] = [];
+  const controllers: StubNotebookController[] = [];
+  const closeListeners = new StubEventEmitter<unknown>();
+  const stub = { pick: (_items: { label: string }[]): unknown => undefined };
 
   const show = (kind: Shown['kind']) => async (message: string, ...actions: string[]) => {
     const entry = { kind, message, actions };
@@ -109,6 +245,16 @@ export function createVscodeStub(): VscodeStub {
     ThemeIcon: StubThemeIcon,
     ThemeColor: StubThemeColor,
     MarkdownString: StubMarkdownString,
+    NotebookCellOutput: StubNotebookCellOutput,
+    NotebookCellOutputItem: StubNotebookCellOutputItem,
+    CancellationTokenSource: StubCancellationTokenSource,
+    notebooks: {
+      createNotebookController: (id: string, notebookType: string, label: string) => {
+        const controller = new StubNotebookController(id, notebookType, label);
+        controllers.push(controller);
+        return controller;
+      },
+    },
     Uri: {
       from: (parts: { scheme: string; path: string }) => ({ ...parts, toString: () => `${parts.scheme}:${parts.path}` }),
     },
@@ -122,6 +268,15 @@ export function createVscodeStub(): VscodeStub {
       showErrorMessage: show('error'),
       showWarningMessage: show('warning'),
       showTextDocument: async (document: unknown) => document,
+      showInputBox: async (options: { prompt?: string; password?: boolean; placeHolder?: string } = {}) => {
+        inputBoxes.push(options);
+        return inputAnswers.shift();
+      },
+      showQuickPick: async (items: { label: string }[]) => {
+        quickPicks.push(items);
+        return stub.pick(items);
+      },
+      activeNotebookEditor: undefined as unknown,
     },
     commands: {
       registerCommand: (id: string, handler: (...args: unknown[]) => unknown) => {
@@ -138,6 +293,7 @@ export function createVscodeStub(): VscodeStub {
         providers.set(scheme, provider);
         return { dispose: () => providers.delete(scheme) };
       },
+      onDidCloseNotebookDocument: closeListeners.event,
       openTextDocument: async (uri: { scheme: string; toString(): string }) => {
         const provider = providers.get(uri.scheme);
         if (!provider) {
@@ -158,5 +314,17 @@ export function createVscodeStub(): VscodeStub {
     openedDocuments,
     answer,
     nextShown: () => new Promise((resolve) => waiters.push(resolve)),
+    inputAnswers,
+    inputBoxes,
+    get pick() {
+      return stub.pick;
+    },
+    set pick(p) {
+      stub.pick = p;
+    },
+    quickPicks,
+    controllers,
+    setActiveNotebook: (notebook) => (api.window.activeNotebookEditor = notebook === undefined ? undefined : { notebook }),
+    closeNotebook: (notebook) => closeListeners.fire(notebook),
   };
 }

@@ -11,6 +11,12 @@ import type { LocateResult } from './locate';
 import type { DaemonLaunch } from './process';
 import type { RestartPolicy } from './restartPolicy';
 
+/** The shape of vscode.CancellationToken (and vscode-jsonrpc's), without loading `vscode`. */
+export interface CancellationToken {
+  readonly isCancellationRequested: boolean;
+  readonly onCancellationRequested: (listener: (e: unknown) => unknown) => Disposable;
+}
+
 export type ConnectionState = 'starting' | 'running' | 'stopped' | 'startFailed';
 
 /** One JSON-RPC connection to one daemon process. */
@@ -19,8 +25,11 @@ export interface DaemonConnection {
   start(): Promise<void>;
   /** Sends shutdown and exit when running, and makes sure the process is gone. */
   stop(): Promise<void>;
-  sendRequest<R>(method: string, params?: unknown): Promise<R>;
+  /** Cancelling `token` sends $/cancelRequest for this request. */
+  sendRequest<R>(method: string, params?: unknown, token?: CancellationToken): Promise<R>;
   onNotification(method: string, handler: (params: unknown) => void): Disposable;
+  /** Answers a server→client request; what the handler throws becomes an error answer. */
+  onRequest(method: string, handler: (params: unknown) => unknown): Disposable;
   onDidChangeState(listener: (state: ConnectionState) => void): Disposable;
 }
 
@@ -81,6 +90,10 @@ export class DaemonClient implements Disposable {
   private readonly listeners = new Map<string, Emitter<unknown>>();
   /** The methods the current connection forwards to `listeners`. */
   private forwarded = new Set<string>();
+  /** The methods the current connection answers from `requestHandlers`. */
+  private answered = new Set<string>();
+  /** Server→client request handlers by method (one each); they outlive daemon restarts. */
+  private readonly requestHandlers = new Map<string, (params: unknown) => unknown>();
 
   readonly onDidChange: Event<DaemonSnapshot> = this.changed.event;
 
@@ -93,6 +106,40 @@ export class DaemonClient implements Disposable {
     }
     this.forward(method, this.generation);
     return emitter.event((params) => listener(params as P));
+  }
+
+  /**
+   * Answers a server→client request, across restarts. One handler per method: a later
+   * one replaces an earlier one (disposing the earlier one then does nothing).
+   */
+  onRequest<P, R>(method: string, handler: (params: P) => R | Promise<R>): Disposable {
+    const entry = (params: unknown) => handler(params as P);
+    this.requestHandlers.set(method, entry);
+    this.answer(method, this.generation);
+    return {
+      dispose: () => {
+        if (this.requestHandlers.get(method) === entry) {
+          this.requestHandlers.delete(method);
+        }
+      },
+    };
+  }
+
+  private answer(method: string, generation: number): void {
+    const connection = this.connection;
+    if (!connection || this.answered.has(method)) {
+      return;
+    }
+    this.answered.add(method);
+    this.subscriptions.push(
+      connection.onRequest(method, (params) => {
+        const handler = this.requestHandlers.get(method);
+        if (generation !== this.generation || !handler) {
+          throw new Error(`The Colab extension does not answer ${method} now.`);
+        }
+        return handler(params);
+      }),
+    );
   }
 
   private forward(method: string, generation: number): void {
@@ -155,6 +202,10 @@ export class DaemonClient implements Disposable {
     for (const method of this.listeners.keys()) {
       this.forward(method, generation);
     }
+    this.answered = new Set();
+    for (const method of this.requestHandlers.keys()) {
+      this.answer(method, generation);
+    }
     this.update({ phase: 'starting', reason: restarting, launch });
     try {
       await connection.start();
@@ -184,14 +235,17 @@ export class DaemonClient implements Disposable {
     await this.start(); // a no-op if another restart got there first
   }
 
-  /** Sends one request to the daemon. Throws DaemonNotRunningError when there is none to ask. */
-  async request<R>(method: string, params?: unknown): Promise<R> {
+  /**
+   * Sends one request to the daemon. Throws DaemonNotRunningError when there is none to
+   * ask. Cancelling `token` cancels the request ($/cancelRequest).
+   */
+  async request<R>(method: string, params?: unknown, token?: CancellationToken): Promise<R> {
     const connection = this.connection;
     if (!connection || connection.state === 'stopped' || connection.state === 'startFailed') {
       const why = this.current.reason ? ` ${this.current.reason}` : '';
       throw new DaemonNotRunningError(`The Colab daemon is not running.${why}`);
     }
-    return connection.sendRequest<R>(method, params);
+    return token === undefined ? connection.sendRequest<R>(method, params) : connection.sendRequest<R>(method, params, token);
   }
 
   dispose(): void {
@@ -217,6 +271,7 @@ export class DaemonClient implements Disposable {
     this.subscriptions.forEach((s) => s.dispose());
     this.subscriptions = [];
     this.forwarded = new Set();
+    this.answered = new Set();
     return connection;
   }
 

@@ -8,7 +8,7 @@
 import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import type * as vscode from 'vscode';
 import { CloseAction, ErrorAction, LanguageClient, RevealOutputChannelOn, State } from 'vscode-languageclient/node';
-import type { ConnectionFactory, ConnectionState, DaemonConnection } from './client';
+import type { CancellationToken, ConnectionFactory, ConnectionState, DaemonConnection } from './client';
 import { ensureExited, spawnDaemon, type DaemonLaunch } from './process';
 
 /** How long shutdown+exit may take before the process is killed. */
@@ -101,8 +101,15 @@ class LanguageClientConnection implements DaemonConnection {
     }
   }
 
-  sendRequest<R>(method: string, params?: unknown): Promise<R> {
-    return params === undefined ? this.client.sendRequest(method) : this.client.sendRequest(method, params);
+  sendRequest<R>(method: string, params?: unknown, token?: CancellationToken): Promise<R> {
+    if (params === undefined) {
+      return token === undefined ? this.client.sendRequest(method) : this.client.sendRequest(method, token);
+    }
+    return this.client.sendRequest(method, params, token);
+  }
+
+  onRequest(method: string, handler: (params: unknown) => unknown): vscode.Disposable {
+    return this.client.onRequest(method, (params: unknown) => handler(params));
   }
 
   onNotification(method: string, handler: (params: unknown) => void): vscode.Disposable {

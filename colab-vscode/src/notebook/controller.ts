@@ -1,0 +1,297 @@
+// The 'Colab' notebook controller for Jupyter notebooks. It only dispatches: the
+// runtime comes from RuntimeSession, each notebook gets one kernel in the daemon
+// (colab/kernel/start on its first run, colab/kernel/shutdown when it closes), and each
+// cell is one colab/kernel/execute whose colab/kernel/output notifications become cell
+// outputs (the mapping is in outputs.ts).
+
+import { randomUUID } from 'node:crypto';
+import type * as vscode from 'vscode';
+import { messageOf, type CancellationToken } from '../daemon/client';
+import type { Disposable } from '../events';
+import {
+  runtimeMethods,
+  type KernelExecuteParams,
+  type KernelExecuteResult,
+  type KernelInputParams,
+  type KernelInputResult,
+  type KernelOutputParams,
+  type KernelRef,
+  type KernelStartParams,
+  type RuntimeKernelInfo,
+} from '../runtime/methods';
+import { runtimeLabel, type RuntimeLog, type RuntimeSession } from '../runtime/session';
+import { CellOutputModel, type OutputEdit, type PlainItem, type PlainOutput } from './outputs';
+
+export const controllerId = 'colab';
+export const notebookType = 'jupyter-notebook';
+
+export interface NotebookDaemon {
+  request<R>(method: string, params?: unknown, token?: CancellationToken): Promise<R>;
+  onNotification<P>(method: string, listener: (params: P) => void): Disposable;
+  onRequest<P, R>(method: string, handler: (params: P) => R | Promise<R>): Disposable;
+}
+
+export type NotebookApi = Pick<typeof vscode, 'notebooks' | 'window' | 'workspace' | 'NotebookCellOutput' | 'NotebookCellOutputItem'>;
+
+export class ColabNotebookController implements Disposable {
+  readonly controller: vscode.NotebookController;
+  /** The kernel of each notebook, by notebook URI. */
+  private readonly kernels = new Map<string, Promise<KernelRef>>();
+  /** Where each running execution's outputs go, by executionId. */
+  private readonly sinks = new Map<string, (output: KernelOutputParams['output']) => void>();
+  private readonly subscriptions: Disposable[];
+
+  constructor(
+    private readonly vscodeApi: NotebookApi,
+    private readonly daemon: NotebookDaemon,
+    private readonly runtimes: RuntimeSession,
+    private readonly log: RuntimeLog,
+    private readonly newId: () => string = randomUUID,
+  ) {
+    const controller = vscodeApi.notebooks.createNotebookController(controllerId, notebookType, 'Colab');
+    controller.supportedLanguages = ['python'];
+    controller.supportsExecutionOrder = true;
+    controller.executeHandler = (cells, notebook) => this.execute(cells, notebook, controller);
+    controller.interruptHandler = async (notebook) => {
+      await this.interrupt(notebook);
+    };
+    this.controller = controller;
+    this.describe();
+    this.subscriptions = [
+      controller,
+      daemon.onNotification<KernelOutputParams>(runtimeMethods.kernelOutput, (p) => this.sinks.get(p.executionId)?.(p.output)),
+      daemon.onRequest<KernelInputParams, KernelInputResult>(runtimeMethods.kernelInput, (p) => this.input(p)),
+      vscodeApi.workspace.onDidCloseNotebookDocument((notebook) => void this.shutdown(notebook)),
+      runtimes.onDidChange(() => {
+        this.describe();
+        this.forgetKernelsOfOtherRuntimes();
+      }),
+    ];
+  }
+
+  /** Runs the cells in order; after one fails, the rest are not run. */
+  async execute(cells: readonly vscode.NotebookCell[], notebook: vscode.NotebookDocument, controller: vscode.NotebookController): Promise<void> {
+    const executions = cells.map((cell) => controller.createNotebookCellExecution(cell));
+    let stopped = false;
+    for (const execution of executions) {
+      if (stopped || execution.token.isCancellationRequested) {
+        execution.end(undefined);
+        continue;
+      }
+      stopped = !(await this.runCell(execution, notebook));
+    }
+  }
+
+  /** Interrupts the notebook's kernel; false when it has none. */
+  async interrupt(notebook: vscode.NotebookDocument): Promise<boolean> {
+    return this.kernelRequest(notebook, runtimeMethods.kernelInterrupt);
+  }
+
+  /** Restarts the notebook's kernel; false when it has none. */
+  async restart(notebook: vscode.NotebookDocument): Promise<boolean> {
+    return this.kernelRequest(notebook, runtimeMethods.kernelRestart);
+  }
+
+  /** Shuts the notebook's kernel down and forgets it (the notebook was closed). */
+  async shutdown(notebook: vscode.NotebookDocument): Promise<void> {
+    const key = notebook.uri.toString();
+    const kernel = this.kernels.get(key);
+    if (!kernel) {
+      return;
+    }
+    this.kernels.delete(key);
+    try {
+      await this.daemon.request<null>(runtimeMethods.kernelShutdown, await kernel);
+    } catch (error) {
+      this.log.error(`Shutting down the kernel of ${key} failed: ${messageOf(error)}`);
+    }
+  }
+
+  private async kernelRequest(notebook: vscode.NotebookDocument, method: string): Promise<boolean> {
+    const kernel = this.kernels.get(notebook.uri.toString());
+    if (!kernel) {
+      return false;
+    }
+    let ref: KernelRef;
+    try {
+      ref = await kernel;
+    } catch {
+      return false;
+    }
+    await this.daemon.request<null>(method, ref);
+    return true;
+  }
+
+  private async runCell(execution: vscode.NotebookCellExecution, notebook: vscode.NotebookDocument): Promise<boolean> {
+    execution.start(Date.now());
+    await execution.clearOutput();
+    const outputs = new ExecutionOutputs(this.vscodeApi, execution);
+    const model = new CellOutputModel();
+    const executionId = this.newId();
+    this.sinks.set(executionId, (output) => {
+      outputs.apply(model.apply(output));
+      if (model.executionCount !== undefined) {
+        execution.executionOrder = model.executionCount;
+      }
+    });
+    try {
+      const kernel = await this.kernelFor(notebook);
+      const params: KernelExecuteParams = {
+        ...kernel,
+        code: execution.cell.document.getText(),
+        executionId,
+        allowStdin: true,
+        stopOnError: true,
+      };
+      const result = await this.daemon.request<KernelExecuteResult>(runtimeMethods.kernelExecute, params, execution.token);
+      if (result?.executionCount !== undefined) {
+        execution.executionOrder = result.executionCount;
+      }
+      await outputs.idle();
+      const ok = result?.status === 'ok';
+      execution.end(ok, Date.now());
+      return ok;
+    } catch (error) {
+      await outputs.idle();
+      if (!execution.token.isCancellationRequested) {
+        // The run never reached the kernel (no runtime, no kernel, no daemon): say so in the cell.
+        outputs.apply([{ edit: 'append', output: failureOutput(error) }]);
+        await outputs.idle();
+      }
+      execution.end(false, Date.now());
+      return false;
+    } finally {
+      this.sinks.delete(executionId);
+    }
+  }
+
+  /** The notebook's kernel on the active runtime, started on first use. */
+  private async kernelFor(notebook: vscode.NotebookDocument): Promise<KernelRef> {
+    const key = notebook.uri.toString();
+    const runtime = await this.runtimes.ensure();
+    const existing = this.kernels.get(key);
+    if (existing) {
+      const ref = await existing.catch(() => undefined);
+      if (ref && ref.runtimeId === runtime.id) {
+        return ref;
+      }
+    }
+    const params: KernelStartParams = { runtimeId: runtime.id };
+    const started = this.daemon.request<RuntimeKernelInfo>(runtimeMethods.kernelStart, params).then((info) => {
+      this.log.info(`Started kernel ${info.name} (${info.id}) on ${runtimeLabel(runtime)} for ${key}.`);
+      return { runtimeId: info.runtimeId ?? runtime.id, kernelId: info.id };
+    });
+    this.kernels.set(key, started);
+    started.catch(() => {
+      if (this.kernels.get(key) === started) {
+        this.kernels.delete(key);
+      }
+    });
+    return started;
+  }
+
+  /** Kernels live in their runtime: when the active runtime changes, notebooks start afresh. */
+  private forgetKernelsOfOtherRuntimes(): void {
+    const active = this.runtimes.current?.id;
+    for (const [key, kernel] of [...this.kernels]) {
+      void kernel.then(
+        (ref) => {
+          if (ref.runtimeId !== active && this.kernels.get(key) === kernel) {
+            this.kernels.delete(key);
+          }
+        },
+        () => undefined,
+      );
+    }
+  }
+
+  private async input(params: KernelInputParams): Promise<KernelInputResult> {
+    const value = await this.vscodeApi.window.showInputBox({
+      prompt: params.prompt || 'Input requested by the kernel',
+      password: params.password,
+      ignoreFocusOut: true,
+    });
+    if (value === undefined) {
+      throw new Error('The input was cancelled.');
+    }
+    return { value };
+  }
+
+  private describe(): void {
+    const runtime = this.runtimes.current;
+    this.controller.description = runtimeLabel(runtime);
+    this.controller.detail = runtime ? `Connected (${runtime.kind})` : 'Connects the local runtime on first run';
+  }
+
+  dispose(): void {
+    this.subscriptions.forEach((s) => s.dispose());
+  }
+}
+
+function failureOutput(error: unknown): PlainOutput {
+  return { items: [{ kind: 'error', name: 'Colab', message: messageOf(error), stack: '' }], metadata: { outputType: 'error' } };
+}
+
+/** Applies OutputEdits to one cell execution, in order (each VS Code call is async). */
+class ExecutionOutputs {
+  private readonly shown: vscode.NotebookCellOutput[] = [];
+  private queue: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    private readonly vscodeApi: Pick<typeof vscode, 'NotebookCellOutput' | 'NotebookCellOutputItem'>,
+    private readonly execution: vscode.NotebookCellExecution,
+  ) {}
+
+  apply(edits: OutputEdit[]): void {
+    for (const edit of edits) {
+      const call = this.call(edit);
+      this.queue = this.queue.then(call).catch(() => undefined);
+    }
+  }
+
+  idle(): Promise<unknown> {
+    return this.queue;
+  }
+
+  private call(edit: OutputEdit): () => Thenable<void> {
+    const execution = this.execution;
+    switch (edit.edit) {
+      case 'clear':
+        this.shown.length = 0;
+        return () => execution.clearOutput();
+      case 'append': {
+        const output = new this.vscodeApi.NotebookCellOutput(edit.output.items.map((i) => this.item(i)), edit.output.metadata);
+        this.shown.push(output);
+        return () => execution.appendOutput(output);
+      }
+      case 'appendItems': {
+        const output = this.shown[edit.index];
+        const items = edit.items.map((i) => this.item(i));
+        return () => execution.appendOutputItems(items, output);
+      }
+      case 'replaceItems': {
+        const output = this.shown[edit.index];
+        const items = edit.items.map((i) => this.item(i));
+        return () => execution.replaceOutputItems(items, output);
+      }
+    }
+  }
+
+  private item(item: PlainItem): vscode.NotebookCellOutputItem {
+    const Item = this.vscodeApi.NotebookCellOutputItem;
+    switch (item.kind) {
+      case 'stdout':
+        return Item.stdout(item.text);
+      case 'stderr':
+        return Item.stderr(item.text);
+      case 'text':
+        return Item.text(item.text, item.mime);
+      case 'json':
+        return Item.json(item.value, item.mime);
+      case 'bytes':
+        return new Item(item.bytes, item.mime);
+      case 'error':
+        return Item.error({ name: item.name, message: item.message, stack: item.stack });
+    }
+  }
+}

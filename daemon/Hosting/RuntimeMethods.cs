@@ -1,0 +1,163 @@
+using Colab.Daemon.JsonRpc;
+using Colab.Daemon.Protocol;
+using Colab.Daemon.Runtimes;
+using Microsoft.Extensions.Logging;
+
+namespace Colab.Daemon.Hosting;
+
+/// <summary>
+/// The runtime and kernel handlers, bound by <see cref="MethodTable.Register"/>: wire records
+/// in, <see cref="RuntimeManager"/> calls, wire records out, and <see cref="JupyterException"/>s
+/// mapped to error codes. Params are never logged (a connect carries a token).
+/// </summary>
+internal sealed class RuntimeMethods(RuntimeManager runtimes, ILogger logger)
+{
+    private static readonly TimeSpan InterruptTimeout = TimeSpan.FromSeconds(10);
+
+    public void Register(JsonRpcConnection connection)
+    {
+        var json = ProtocolJson.Default;
+
+        connection.OnRequest(Methods.RuntimeConnect, json.ConnectParams, json.RuntimeInfo, (p, ctx) => Guard(async () =>
+        {
+            switch (p.Kind)
+            {
+                case RuntimeKinds.Local:
+                    return await runtimes.ConnectLocalAsync(p.Root, ctx.CancellationToken).ConfigureAwait(false);
+                case RuntimeKinds.Remote:
+                    if (string.IsNullOrEmpty(p.Url))
+                    {
+                        throw new JsonRpcException(ErrorCodes.InvalidParams, "Invalid params: a remote runtime needs a url.");
+                    }
+                    return await runtimes.ConnectRemoteAsync(p.Url, p.Token, ctx.CancellationToken).ConfigureAwait(false);
+                default:
+                    throw new JsonRpcException(ErrorCodes.InvalidParams, "Invalid params: kind must be \"local\" or \"remote\".");
+            }
+        }, notFoundIsInvalidParams: false));
+
+        connection.OnRequest(Methods.RuntimeList, json.EmptyParams, json.RuntimeListResult, (_, _) => Task.FromResult(new RuntimeListResult(runtimes.List())));
+
+        connection.OnRequest(Methods.RuntimeDisconnect, json.RuntimeIdParams, json.JsonElement, (p, ctx) => Guard(async () =>
+        {
+            await runtimes.DisconnectAsync(p.RuntimeId, ctx.CancellationToken).ConfigureAwait(false);
+            return default(System.Text.Json.JsonElement);
+        }));
+
+        connection.OnRequest(Methods.KernelStart, json.KernelStartParams, json.RuntimeKernelInfo, (p, ctx) => Guard(
+            () => runtimes.StartKernelAsync(p.RuntimeId, p.KernelName, cancellationToken: ctx.CancellationToken)));
+
+        connection.OnRequest(Methods.KernelList, json.RuntimeIdParams, json.KernelListResult, (p, ctx) => Guard(async () =>
+            new KernelListResult(await runtimes.ListKernelsAsync(p.RuntimeId, ctx.CancellationToken).ConfigureAwait(false))));
+
+        connection.OnRequest(Methods.KernelExecute, json.ExecuteParams, json.ExecuteResult, (p, ctx) => Guard(() => ExecuteAsync(connection, p, ctx.CancellationToken)));
+
+        connection.OnRequest(Methods.KernelInterrupt, json.KernelIdParams, json.JsonElement, (p, ctx) => Guard(async () =>
+        {
+            await runtimes.InterruptKernelAsync(p.RuntimeId, p.KernelId, ctx.CancellationToken).ConfigureAwait(false);
+            return default(System.Text.Json.JsonElement);
+        }));
+
+        connection.OnRequest(Methods.KernelRestart, json.KernelIdParams, json.RuntimeKernelInfo, (p, ctx) => Guard(
+            () => runtimes.RestartKernelAsync(p.RuntimeId, p.KernelId, ctx.CancellationToken)));
+
+        connection.OnRequest(Methods.KernelShutdown, json.KernelIdParams, json.JsonElement, (p, ctx) => Guard(async () =>
+        {
+            await runtimes.ShutdownKernelAsync(p.RuntimeId, p.KernelId, ctx.CancellationToken).ConfigureAwait(false);
+            return default(System.Text.Json.JsonElement);
+        }));
+
+        runtimes.Changed += () =>
+        {
+            if (!connection.Closed.IsCancellationRequested)
+            {
+                connection.Notify(Methods.RuntimeChanged, new RuntimeListResult(runtimes.List()), json.RuntimeListResult);
+            }
+        };
+    }
+
+    /// <summary>Runs the code, streaming each output as a notification, and answers once the kernel is done with it.</summary>
+    private async Task<ExecuteResult> ExecuteAsync(JsonRpcConnection connection, ExecuteParams p, CancellationToken cancellationToken)
+    {
+        var json = ProtocolJson.Default;
+        var kernel = await runtimes.OpenKernelAsync(p.RuntimeId, p.KernelId, cancellationToken).ConfigureAwait(false);
+        var options = new ExecuteOptions
+        {
+            StopOnError = p.StopOnError,
+            OnInput = p.AllowStdin ? (request, token) => AskForInputAsync(connection, p.ExecutionId, request, token, cancellationToken) : null,
+        };
+        var execution = await kernel.ExecuteAsync(p.Code, options, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await foreach (var output in execution.ReadOutputsAsync(cancellationToken).ConfigureAwait(false))
+            {
+                if (output is StreamOutput or ExecuteResultOutput or DisplayDataOutput or UpdateDisplayDataOutput or ErrorOutput or ClearOutput or ExecuteInputOutput)
+                {
+                    connection.Notify(Methods.KernelOutput, new KernelOutputParams(p.ExecutionId, output), json.KernelOutputParams);
+                }
+            }
+            var reply = await execution.Completion.WaitAsync(cancellationToken).ConfigureAwait(false);
+            return new ExecuteResult(reply.Status, reply.ExecutionCount);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // The client gave up on the cell: stop the kernel working on it, then answer RequestCancelled.
+            using var timeout = new CancellationTokenSource(InterruptTimeout);
+            try
+            {
+                await kernel.InterruptAsync(timeout.Token).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is JupyterException or OperationCanceledException)
+            {
+                logger.LogInformation("kernel {Kernel}: the interrupt after a cancelled execution failed: {Error}", p.KernelId, e.Message);
+            }
+            // Wait (briefly) for the interrupted cell's reply: with stop_on_error the kernel aborts
+            // requests that reach it before that reply, so the client's next cell would be lost.
+            try
+            {
+                await execution.Completion.WaitAsync(InterruptTimeout, CancellationToken.None).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is JupyterException or TimeoutException or OperationCanceledException)
+            {
+                logger.LogInformation("kernel {Kernel}: the cancelled execution did not end after the interrupt: {Error}", p.KernelId, e.GetType().Name);
+            }
+            throw;
+        }
+    }
+
+    private static async Task<string> AskForInputAsync(JsonRpcConnection connection, string executionId, InputRequest request,
+        CancellationToken kernelToken, CancellationToken requestToken)
+    {
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(kernelToken, requestToken);
+        try
+        {
+            var answer = await connection.SendRequestAsync(Methods.KernelInput, new KernelInputParams(executionId, request.Prompt, request.Password),
+                ProtocolJson.Default.KernelInputParams, ProtocolJson.Default.KernelInputResult, linked.Token).ConfigureAwait(false);
+            return answer?.Value ?? "";
+        }
+        catch (Exception e) when (e is JsonRpcException or System.Text.Json.JsonException or IOException or InvalidOperationException)
+        {
+            // The client refused or answered with something else: the kernel gets an empty line rather than hanging.
+            return "";
+        }
+    }
+
+    /// <summary>Maps a <see cref="JupyterException"/> to the protocol's error codes (its message is already free of tokens).</summary>
+    private static async Task<T> Guard<T>(Func<Task<T>> action, bool notFoundIsInvalidParams = true)
+    {
+        try
+        {
+            return await action().ConfigureAwait(false);
+        }
+        catch (JupyterException e)
+        {
+            var code = e.Kind switch
+            {
+                JupyterErrorKind.MissingPackages => ErrorCodes.NotAvailable,
+                JupyterErrorKind.NotFound when notFoundIsInvalidParams => ErrorCodes.InvalidParams,
+                _ => ErrorCodes.RequestFailed,
+            };
+            var message = code == ErrorCodes.InvalidParams ? $"Invalid params: {e.Message}" : e.Message;
+            throw new JsonRpcException(code, message);
+        }
+    }
+}
