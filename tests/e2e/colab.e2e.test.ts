@@ -5,6 +5,8 @@
 // Run: npx tsc -p tests && node --test out/tests/e2e/
 import * as assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { VsCodeSession, isAlive, timeoutMs, waitFor, withScreenshot } from './harness';
 
@@ -83,6 +85,43 @@ describe('Colab extension in VS Code (code-server)', { timeout: 10 * 60_000 }, (
     await vs.runCommand('Colab: Show Status');
     const text = await vs.waitForNotification(/^Colab daemon \S+ ready/);
     assert.match(text, /^Colab daemon \d+\.\d+\.\d+\S* ready/);
+  });
+
+  scenario('3b-notebook-runs-cell', 'opens a notebook and runs a cell on the local runtime: the output appears in the editor', async () => {
+    const vs = await s();
+    await vs.waitForStatus('Colab: ready');
+    const marker = `hello from colab ${process.pid}`;
+    const notebook = {
+      cells: [{ cell_type: 'code', execution_count: null, metadata: {}, outputs: [], source: [`print("${marker}")\n`, '6 * 7'] }],
+      metadata: { kernelspec: { name: 'python3', display_name: 'Python 3', language: 'python' }, language_info: { name: 'python' } },
+      nbformat: 4,
+      nbformat_minor: 5,
+    };
+    fs.writeFileSync(path.join(vs.workspace, 'hello.ipynb'), JSON.stringify(notebook, null, 1));
+    // Quick Open the file: it opens in VS Code's notebook editor (the built-in ipynb support).
+    await vs.page.keyboard.press('Control+P');
+    await vs.page.keyboard.type('hello.ipynb');
+    await waitFor('Quick Open to offer hello.ipynb', async () => ((await vs.paletteRows()).some((r) => r.includes('hello.ipynb')) ? true : undefined),
+      async () => `rows: ${JSON.stringify(await vs.paletteRows())}`);
+    await vs.page.keyboard.press('Enter');
+    await waitFor('the notebook editor', async () => ((await vs.page.locator('.notebook-editor').count()) > 0 ? true : undefined), () => 'no .notebook-editor');
+    // The notebook toolbar's "Run All" (the Colab kernel is preselected by its affinity).
+    await vs.page.locator('.notebook-toolbar-container').getByText('Run All', { exact: true }).first().click();
+    // Outputs render in the notebook's webview (a nested frame): look in every frame.
+    const seen = await waitFor(
+      `the output "${marker}" and the result 42`,
+      async () => {
+        const texts: string[] = [];
+        for (const frame of vs.page.frames()) {
+          texts.push(await frame.locator('body').innerText({ timeout: 1000 }).catch(() => ''));
+        }
+        const all = texts.join('\n');
+        return all.includes(marker) && /\b42\b/.test(all) ? all : undefined;
+      },
+      async () => `status bar: ${JSON.stringify(await vs.statusBarTexts())}; notifications: ${JSON.stringify(await vs.notificationTexts())}`,
+      4 * timeoutMs, // the first run starts a local Jupyter server and a kernel
+    );
+    assert.ok(seen.includes(marker));
   });
 
   scenario('4-restart-daemon', '"Colab: Restart Daemon" starts a new daemon and gets back to ready', async () => {

@@ -217,6 +217,9 @@ export class FakeConnection implements DaemonConnection {
       }
       return status as R;
     }
+    if (method === 'colab/gpu/snapshot') {
+      return { state: 'noDriver', source: 'none', reason: 'fake: no NVIDIA driver', takenAt: '', devices: [], notes: [] } as R;
+    }
     if (method === 'colab/gpu/watch') {
       const p = params as { enabled: boolean; intervalMs?: number };
       return { enabled: p.enabled, intervalMs: p.intervalMs ?? 2000 } as R;

@@ -79,10 +79,10 @@ test('the tooltip lists every GPU, its processes, the driver and CUDA version an
   assert.equal(gpuStatusText(two), '$(chip) H100 · 37% · 12.4/80 GB · 61°C +1');
 });
 
-function withGpuBar() {
+function withGpuBar(focused = true) {
   const h = createHarness();
   const focusChanged = new Emitter<boolean>();
-  const focus = { focused: true, onDidChange: focusChanged.event };
+  const focus = { focused, onDidChange: focusChanged.event };
   const bar = new GpuStatusBar(h.vs.api, h.client, focus, () => 2000);
   const item = h.vs.statusBarItems.find((i) => i.id === 'colab.gpuStatus') as StubStatusBarItem;
   const watchCalls = () =>
@@ -126,4 +126,13 @@ test('a GPU reading pushed by the daemon shows in the status bar, also after a d
   daemons.latest().notify('colab/gpu/changed', { state: 'noGpu', source: 'nvml', reason: 'no GPUs', takenAt: '', devices: [], notes: [] });
   assert.equal(item.text, '$(chip) No GPU');
   assert.equal((item.backgroundColor as unknown as StubThemeColor).id, 'statusBarItem.warningBackground');
+});
+
+test('a daemon that comes up is asked for one reading at once, even while the window is not focused', async () => {
+  const { client, item, watchCalls } = withGpuBar(false);
+  await client.start();
+  await settle();
+  assert.equal(item.text, '$(chip) No GPU');
+  assert.equal(item.visible, true);
+  assert.deepEqual(watchCalls(), [{ enabled: false, intervalMs: 2000 }], 'no polling while unfocused');
 });

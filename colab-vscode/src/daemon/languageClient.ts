@@ -105,7 +105,9 @@ class LanguageClientConnection implements DaemonConnection {
     if (params === undefined) {
       return token === undefined ? this.client.sendRequest(method) : this.client.sendRequest(method, token);
     }
-    return this.client.sendRequest(method, params, token);
+    // vscode-jsonrpc takes a trailing undefined for a second positional param and
+    // would send `[params, null]`: pass the token only when there is one.
+    return token === undefined ? this.client.sendRequest(method, params) : this.client.sendRequest(method, params, token);
   }
 
   onRequest(method: string, handler: (params: unknown) => unknown): vscode.Disposable {

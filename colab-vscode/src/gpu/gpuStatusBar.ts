@@ -46,12 +46,21 @@ export class GpuStatusBar implements Disposable {
     void this.sync();
   }
 
-  /** Asks the daemon to poll exactly while it runs and the window has focus. */
+  /**
+   * Asks the daemon to poll exactly while it runs and the window has focus; a daemon
+   * that has just come up is asked for one reading at once, focused or not.
+   */
   async sync(): Promise<void> {
     const running = this.daemon.snapshot.phase === 'running';
     if (!running) {
       this.watching = undefined; // a new daemon starts with nothing enabled
       return;
+    }
+    if (this.watching === undefined) {
+      void this.daemon.request<GpuSnapshot>(methods.gpuSnapshot.name).then(
+        (s) => this.render(s),
+        () => undefined, // the watch below, or the next start, tries again
+      );
     }
     const want = this.focus.focused;
     if (want === this.watching) {
