@@ -18,7 +18,7 @@ passed=0; failed=0; skipped=0; broken=()
 run_dotnet() {
   local log="$out/daemon.log"
   echo "=== daemon tests (xunit) ==="
-  dotnet test ColabDaemon.sln -c Release --no-build --nologo -v q --logger "console;verbosity=normal" 2>&1 | tee "$log"
+  dotnet test ColabDaemon.sln -c Release --no-build --nologo 2>&1 | tee "$log"
   local rc=${PIPESTATUS[0]}
   # One summary line per test project: add them all up.
   local lines f=0 p=0 s=0
