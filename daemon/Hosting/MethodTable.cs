@@ -32,7 +32,7 @@ public sealed class MethodTable(Lifecycle lifecycle, ServerStatusService status,
             return Task.FromResult(new InitializeResult(
                 new ServerCapabilities(new ExperimentalCapabilities(new ColabServerCapabilities("1", methods, ServerStatusNotifications: true))),
                 new ServerInfo("colab-daemon", ServerStatusService.Version)));
-        });
+        }, ordered: true);
 
         connection.OnNotification(Methods.Initialized, json.JsonElement, initialized =>
         {
@@ -46,7 +46,7 @@ public sealed class MethodTable(Lifecycle lifecycle, ServerStatusService status,
         {
             lifecycle.Shutdown();
             return Task.FromResult(default(JsonElement));
-        });
+        }, ordered: true);
 
         connection.OnNotification(Methods.Exit, json.JsonElement, _ => lifecycle.Exit());
 

@@ -48,12 +48,19 @@ public sealed partial class JsonRpcConnection : IAsyncDisposable
     /// <summary>Requests currently being handled (for tests and diagnostics).</summary>
     public int InFlightCount => _inFlight.Count;
 
+    /// <summary>
+    /// Registers a request handler. Handlers run on the thread pool, concurrently; an
+    /// <paramref name="ordered"/> one starts on the read loop instead, so that it runs before
+    /// any message that arrived after it (the lifecycle's initialize and shutdown must not be
+    /// overtaken by initialized or exit). An ordered handler must not block before its first await.
+    /// </summary>
     public void OnRequest<TParams, TResult>(
         string method,
         JsonTypeInfo<TParams> paramsType,
         JsonTypeInfo<TResult> resultType,
-        Func<TParams, RequestContext, Task<TResult>> handler)
-        => _handlers[method] = new RequestHandler<TParams, TResult>(paramsType, resultType, handler);
+        Func<TParams, RequestContext, Task<TResult>> handler,
+        bool ordered = false)
+        => _handlers[method] = new RequestHandler<TParams, TResult>(paramsType, resultType, handler, ordered);
 
     public void OnNotification<TParams>(string method, JsonTypeInfo<TParams> paramsType, Action<TParams> handler)
         => _handlers[method] = new NotificationHandler<TParams>(paramsType, handler);
@@ -242,7 +249,9 @@ public sealed partial class JsonRpcConnection : IAsyncDisposable
             return;
         }
         var context = new RequestContext(this, id, method, workDoneToken, cts.Token);
-        _ = Task.Run(() => RunRequestAsync(request, typed, context, cts));
+        _ = request.Ordered
+            ? RunRequestAsync(request, typed, context, cts)
+            : Task.Run(() => RunRequestAsync(request, typed, context, cts));
     }
 
     private async Task RunRequestAsync(IRequestHandler handler, object? parameters, RequestContext context, CancellationTokenSource cts)
@@ -490,6 +499,7 @@ public sealed partial class JsonRpcConnection : IAsyncDisposable
 
     private interface IRequestHandler
     {
+        bool Ordered { get; }
         bool ParamsAreJsonElement { get; }
         object? ParseParams(JsonElement element);
         Task InvokeAsync(object? parameters, RequestContext context);
@@ -503,8 +513,11 @@ public sealed partial class JsonRpcConnection : IAsyncDisposable
     private sealed class RequestHandler<TParams, TResult>(
         JsonTypeInfo<TParams> paramsType,
         JsonTypeInfo<TResult> resultType,
-        Func<TParams, RequestContext, Task<TResult>> handler) : Handler, IRequestHandler
+        Func<TParams, RequestContext, Task<TResult>> handler,
+        bool ordered) : Handler, IRequestHandler
     {
+        public bool Ordered => ordered;
+
         public bool ParamsAreJsonElement => typeof(TParams) == typeof(JsonElement);
 
         public object? ParseParams(JsonElement element)

@@ -37,6 +37,27 @@ public sealed class DaemonProcessTests
     }
 
     [Fact]
+    public async Task Lifecycle_SentAllAtOnceWithoutWaiting_IsHandledInOrderAndExitsWithCodeZero()
+    {
+        // initialize, initialized, shutdown and exit in one write: initialized must not overtake
+        // initialize (the daemon would never get ready) and exit must not overtake shutdown (code 1).
+        await using var d = DaemonProcess.Start();
+        var burst = new List<byte>();
+        burst.AddRange(Frames.Frame(Frames.Request("i", "initialize", """{"processId":null,"capabilities":{}}""")));
+        burst.AddRange(Frames.Frame(Frames.Notification("initialized", "{}")));
+        burst.AddRange(Frames.Frame(Frames.Request("s", "shutdown")));
+        burst.AddRange(Frames.Frame(Frames.Notification("exit")));
+        await d.Client.SendAsync(burst.ToArray());
+
+        Assert.Equal(0, await d.WaitForExitAsync());
+        var messages = d.Client.Messages;
+        Assert.Contains(messages, m => TestClient.IsResponse(m) && m.GetProperty("id").GetString() == "i" && m.TryGetProperty("result", out _));
+        Assert.Contains(messages, m => TestClient.IsResponse(m) && m.GetProperty("id").GetString() == "s" && m.TryGetProperty("result", out _));
+        Assert.Contains(messages, m => TestClient.IsNotification(m, "colab/serverStatusChanged")
+            && m.GetProperty("params").GetProperty("health").GetString() == "ready");
+    }
+
+    [Fact]
     public async Task Exit_WithoutShutdown_ExitsWithCodeOne()
     {
         await using var d = DaemonProcess.Start();

@@ -97,8 +97,10 @@ public class KernelLifecycleTests(JupyterServerFixture fixture) : IClassFixture<
         var session = kernel.SessionId;
         var states = new List<KernelConnectionState>();
         kernel.StateChanged += s => { lock (states) { states.Add(s); } };
-        const int Lines = 12;
-        var execution = await kernel.ExecuteAsync($"import time\nfor i in range({Lines}):\n    print('line', i, flush=True)\n    time.sleep(0.25)\n'done'");
+        // Lines 0.6 s apart: wide enough that, even on a loaded 2-core machine, no line is on the
+        // wire at the moment the socket is dropped (a frame in flight then is lost by any client).
+        const int Lines = 8;
+        var execution = await kernel.ExecuteAsync($"import time\nfor i in range({Lines}):\n    print('line', i, flush=True)\n    time.sleep(0.6)\n'done'");
         var text = new List<string>();
         var dropped = false;
         await foreach (var output in execution.ReadOutputsAsync().WithCancellation(new CancellationTokenSource(TestTimeouts.Default).Token))
@@ -108,7 +110,7 @@ public class KernelLifecycleTests(JupyterServerFixture fixture) : IClassFixture<
                 text.Add(s.Text);
                 if (!dropped && text.Count == 2)
                 {
-                    // Right after a line: the next one is 0.25 s away, so nothing is in flight on the socket.
+                    // Right after a line: the next one is 0.6 s away, so nothing is in flight on the socket.
                     kernel.DropSocket();
                     dropped = true;
                 }
