@@ -240,9 +240,9 @@ export type MimeBundle = Record<string, unknown>;
 
 export type KernelOutput =
   | { type: 'stream'; name: 'stdout' | 'stderr'; text: string }
-  | { type: 'execute_result'; executionCount?: number; data: MimeBundle; metadata: Record<string, unknown> }
-  | { type: 'display_data'; data: MimeBundle; metadata: Record<string, unknown>; displayId?: string }
-  | { type: 'update_display_data'; data: MimeBundle; metadata: Record<string, unknown>; displayId?: string }
+  | { type: 'execute_result'; executionCount?: number; data: MimeBundle; metadata?: Record<string, unknown> }
+  | { type: 'display_data'; data: MimeBundle; metadata?: Record<string, unknown>; displayId?: string }
+  | { type: 'update_display_data'; data: MimeBundle; metadata?: Record<string, unknown>; displayId?: string }
   | { type: 'error'; ename: string; evalue: string; traceback: string[] }
   | { type: 'clear_output'; wait: boolean }
   | { type: 'execute_input'; code: string; executionCount?: number };

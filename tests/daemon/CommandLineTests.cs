@@ -11,28 +11,14 @@ public sealed class CommandLineTests : IDisposable
 
     public void Dispose() => _python.Dispose();
 
-    private async Task<(int Code, string Stdout, string Stderr)> RunAsync(params string[] args)
-    {
-        var start = RepoLayout.DaemonStartInfo(args);
-        start.RedirectStandardInput = false;
-        start.Environment["COLAB_PYTHON"] = _python.Complete();
-        start.Environment["COLAB_NVMLLIBRARY"] = Path.Combine(_python.Directory, "no-libnvidia-ml.so.1");
-        using var process = Process.Start(start)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        try
-        {
-            await process.WaitForExitAsync().Within($"colab {string.Join(' ', args)}");
-        }
-        finally
-        {
-            if (!process.HasExited)
+    private Task<(int Code, string Stdout, string Stderr)> RunAsync(params string[] args)
+        => RepoLayout.RunColabAsync(
+            new Dictionary<string, string>
             {
-                process.Kill(entireProcessTree: true);
-            }
-        }
-        return (process.ExitCode, await stdout, await stderr);
-    }
+                ["COLAB_PYTHON"] = _python.Complete(),
+                ["COLAB_NVMLLIBRARY"] = Path.Combine(_python.Directory, "no-libnvidia-ml.so.1"),
+            },
+            args);
 
     [Fact]
     public async Task StatusJson_PrintsOnlyParseableJsonWithTheCapabilities_AndExitsZero()

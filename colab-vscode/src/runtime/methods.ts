@@ -1,8 +1,28 @@
 // The runtime and kernel methods of the daemon, by the names in protocol.ts (`methods`),
-// and the params and results the extension uses (kept here, in the extension's own
-// terms; protocol.ts mirrors the daemon's records).
+// and the extension's names for their params and results — aliases of the one mirror
+// of the daemon's records in protocol.ts, never copies.
 
-import { methods } from '../protocol';
+import {
+  methods,
+  type ConnectParams,
+  type ExecuteParams,
+  type ExecuteResult,
+  type KernelIdParams,
+  type RuntimeIdParams,
+  type RuntimeListResult,
+} from '../protocol';
+
+export type {
+  KernelInputParams,
+  KernelInputResult,
+  KernelOutput,
+  KernelOutputParams,
+  KernelStartParams,
+  MimeBundle,
+  RuntimeInfo,
+  RuntimeKernelInfo,
+  RuntimeListResult,
+} from '../protocol';
 
 export const runtimeMethods = {
   runtimeConnect: methods.runtimeConnect.name,
@@ -18,101 +38,19 @@ export const runtimeMethods = {
   kernelShutdown: methods.kernelShutdown.name,
 } as const;
 
-export type RuntimeKind = 'local' | 'remote';
+export type RuntimeKind = ConnectParams['kind'];
 
 /** colab/runtime/connect params. The token travels here only; it is never logged. */
-export interface RuntimeConnectParams {
-  kind: RuntimeKind;
-  url?: string;
-  token?: string;
-  root?: string;
-}
-
-export interface RuntimeInfo {
-  id: string;
-  kind: RuntimeKind;
-  url: string;
-  serverVersion?: string;
-  insecureTransport: boolean;
-  connectedAt: string;
-  state: 'connected' | 'exited';
-  detail?: string;
-  processId?: number;
-  rootDirectory?: string;
-}
-
-export interface RuntimeListResult {
-  runtimes: RuntimeInfo[];
-}
+export type RuntimeConnectParams = ConnectParams;
 
 /** colab/runtime/changed params. */
-export interface RuntimesChanged {
-  runtimes: RuntimeInfo[];
-}
+export type RuntimesChanged = RuntimeListResult;
 
-export interface RuntimeDisconnectParams {
-  runtimeId: string;
-}
-
-export interface KernelStartParams {
-  runtimeId: string;
-  kernelName?: string;
-}
-
-export interface RuntimeKernelInfo {
-  runtimeId: string;
-  id: string;
-  name: string;
-  executionState: string;
-  lastActivity?: string;
-  connections: number;
-  startedHere: boolean;
-  connected: boolean;
-}
+export type RuntimeDisconnectParams = RuntimeIdParams;
 
 /** colab/kernel/interrupt, restart and shutdown params. */
-export interface KernelRef {
-  runtimeId: string;
-  kernelId: string;
-}
+export type KernelRef = KernelIdParams;
 
-export interface KernelExecuteParams extends KernelRef {
-  code: string;
-  executionId: string;
-  allowStdin?: boolean;
-  stopOnError?: boolean;
-}
+export type KernelExecuteParams = ExecuteParams;
 
-export interface KernelExecuteResult {
-  status: 'ok' | 'error' | 'aborted';
-  executionCount?: number;
-}
-
-export type MimeBundle = Record<string, unknown>;
-
-/** One Jupyter output message, as the daemon forwards it. */
-export type KernelOutput =
-  | { type: 'stream'; name: 'stdout' | 'stderr'; text: string }
-  | { type: 'execute_result'; executionCount?: number; data: MimeBundle; metadata?: Record<string, unknown> }
-  | { type: 'display_data'; data: MimeBundle; metadata?: Record<string, unknown>; displayId?: string }
-  | { type: 'update_display_data'; data: MimeBundle; metadata?: Record<string, unknown>; displayId?: string }
-  | { type: 'error'; ename: string; evalue: string; traceback: string[] }
-  | { type: 'clear_output'; wait: boolean }
-  | { type: 'execute_input'; code: string; executionCount?: number };
-
-/** colab/kernel/output params. */
-export interface KernelOutputParams {
-  executionId: string;
-  output: KernelOutput;
-}
-
-/** colab/kernel/input params (server→client request) and its answer. */
-export interface KernelInputParams {
-  executionId: string;
-  prompt: string;
-  password: boolean;
-}
-
-export interface KernelInputResult {
-  value: string;
-}
+export type KernelExecuteResult = ExecuteResult;

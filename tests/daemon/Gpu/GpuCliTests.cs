@@ -1,3 +1,4 @@
+using Colab.Daemon.Tests.Infrastructure;
 using System.Diagnostics;
 using System.Runtime.InteropServices;
 using System.Text.Json;
@@ -80,59 +81,6 @@ public sealed class GpuCliTests(FakeNvmlFixture fake)
         Assert.Contains("driverMismatch: driver/library version mismatch", stdout);
     }
 
-    private static string Executable()
-    {
-        // The configuration this test assembly was built in (…/bin/<Configuration>/net10.0/).
-        var configuration = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar)).Parent?.Name ?? "Release";
-        var name = OperatingSystem.IsWindows() ? "colab.exe" : "colab";
-        foreach (var c in new[] { configuration, "Release", "Debug" }.Distinct())
-        {
-            var path = Path.Combine(RepoPaths.Root, "daemon", "bin", c, "net10.0", name);
-            if (File.Exists(path))
-            {
-                return path;
-            }
-        }
-        throw new InvalidOperationException($"the daemon is not built: no daemon/bin/{configuration}/net10.0/{name} (run dotnet build ColabDaemon.sln -c {configuration})");
-    }
-
-    private static async Task<(int Code, string Stdout, string Stderr)> RunColabAsync(string[] args, Dictionary<string, string> environment)
-    {
-        var start = new ProcessStartInfo(Executable())
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            RedirectStandardInput = true,
-            UseShellExecute = false,
-        };
-        foreach (var a in args)
-        {
-            start.ArgumentList.Add(a);
-        }
-        foreach (var key in start.Environment.Keys.Where(k => k.StartsWith("COLAB_", StringComparison.Ordinal) || k.StartsWith("FAKE_NVML_", StringComparison.Ordinal)).ToList())
-        {
-            start.Environment.Remove(key);
-        }
-        // The apphost finds the runtime through DOTNET_ROOT when it is not in a default location.
-        start.Environment["DOTNET_ROOT"] = Path.GetFullPath(Path.Combine(RuntimeEnvironment.GetRuntimeDirectory(), "..", "..", ".."));
-        foreach (var (key, value) in environment)
-        {
-            start.Environment[key] = value;
-        }
-        using var process = Process.Start(start)!;
-        process.StandardInput.Close();
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        using var limit = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-        try
-        {
-            await process.WaitForExitAsync(limit.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            process.Kill(entireProcessTree: true);
-            throw new TimeoutException($"colab {string.Join(' ', args)} did not exit within 60 s");
-        }
-        return (process.ExitCode, await stdout, await stderr);
-    }
+    private static Task<(int Code, string Stdout, string Stderr)> RunColabAsync(string[] args, Dictionary<string, string> environment)
+        => RepoLayout.RunColabAsync(environment, args);
 }

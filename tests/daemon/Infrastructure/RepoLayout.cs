@@ -77,4 +77,37 @@ internal static class RepoLayout
         }
         return start;
     }
+
+    /// <summary>
+    /// Runs the built <c>colab</c> with the given arguments (stdin closed) and returns its exit
+    /// code, stdout and stderr; the environment has no <c>COLAB_</c>/<c>FAKE_NVML_</c> variable but those given.
+    /// </summary>
+    public static async Task<(int Code, string Stdout, string Stderr)> RunColabAsync(IReadOnlyDictionary<string, string> environment, params string[] args)
+    {
+        var start = DaemonStartInfo(args);
+        foreach (var key in start.Environment.Keys.Where(k => k.StartsWith("FAKE_NVML_", StringComparison.Ordinal)).ToList())
+        {
+            start.Environment.Remove(key);
+        }
+        foreach (var (key, value) in environment)
+        {
+            start.Environment[key] = value;
+        }
+        using var process = System.Diagnostics.Process.Start(start)!;
+        process.StandardInput.Close();
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        try
+        {
+            await process.WaitForExitAsync().Within($"colab {string.Join(' ', args)}");
+        }
+        finally
+        {
+            if (!process.HasExited)
+            {
+                process.Kill(entireProcessTree: true);
+            }
+        }
+        return (process.ExitCode, await stdout, await stderr);
+    }
 }

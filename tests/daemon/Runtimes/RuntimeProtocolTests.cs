@@ -316,27 +316,7 @@ public sealed class RuntimeDisconnectProtocolTests
 public sealed class RuntimeCliTests
 {
     private static async Task<(int Code, string Stdout, string Stderr)> RunAsync(params string[] args)
-    {
-        var python = await DebianPython.RequireAsync();
-        var start = RepoLayout.DaemonStartInfo(args);
-        start.RedirectStandardInput = false;
-        start.Environment["COLAB_PYTHON"] = python;
-        using var process = Process.Start(start)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        try
-        {
-            await process.WaitForExitAsync().Within($"colab {string.Join(' ', args)}");
-        }
-        finally
-        {
-            if (!process.HasExited)
-            {
-                process.Kill(entireProcessTree: true);
-            }
-        }
-        return (process.ExitCode, await stdout, await stderr);
-    }
+        => await RepoLayout.RunColabAsync(new Dictionary<string, string> { ["COLAB_PYTHON"] = await DebianPython.RequireAsync() }, args);
 
     [Fact]
     public async Task RunLocal_PrintsTheOutputs_AndExitsZero()
