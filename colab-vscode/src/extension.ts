@@ -66,6 +66,17 @@ export function activate(context: vscode.ExtensionContext): void {
     notebooks,
     ...registerRuntimeCommands({ vscode, session: runtimes, kernels: notebooks, secrets: context.secrets, log: output }),
   );
+  // Each area wires its views and commands below its marker (one owner per area).
+  // -- runtime wiring (issue 3) --
+
+  // -- gpu wiring (issue 4) --
+
+  // -- training wiring (issue 5) --
+
+  // -- drive wiring (issue 6) --
+
+  // -- github wiring (issue 7) --
+
   void client.start();
 }
 

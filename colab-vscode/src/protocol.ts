@@ -41,6 +41,16 @@ export const methods = {
   kernelInterrupt: { name: 'colab/kernel/interrupt', kind: 'request', direction: 'clientToServer' },
   kernelRestart: { name: 'colab/kernel/restart', kind: 'request', direction: 'clientToServer' },
   kernelShutdown: { name: 'colab/kernel/shutdown', kind: 'request', direction: 'clientToServer' },
+  // -- runtime methods (issue 3) --
+
+  // -- gpu methods (issue 4) --
+
+  // -- training methods (issue 5) --
+
+  // -- drive methods (issue 6) --
+
+  // -- github methods (issue 7) --
+
 } as const satisfies Record<string, MethodInfo>;
 
 export const errorCodes = {
@@ -57,6 +67,16 @@ export const errorCodes = {
   MessageTooLarge: -32000,
   NotAvailable: -32010,
   ShuttingDown: -32011,
+  // -- runtime codes (issue 3) --
+
+  // -- gpu codes (issue 4) --
+
+  // -- training codes (issue 5) --
+
+  // -- drive codes (issue 6) --
+
+  // -- github codes (issue 7) --
+
 } as const;
 
 // ---- params and results ------------------------------------------------------
@@ -263,3 +283,13 @@ export interface KernelInputParams {
 export interface KernelInputResult {
   value: string;
 }
+
+// ---- runtime types (issue 3) ----
+
+// ---- gpu types (issue 4) ----
+
+// ---- training types (issue 5) ----
+
+// ---- drive types (issue 6) ----
+
+// ---- github types (issue 7) ----

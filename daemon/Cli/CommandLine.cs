@@ -46,6 +46,16 @@ public static class CommandLine
         root.Subcommands.Add(gpu);
 
         root.Subcommands.Add(RuntimeCommand(output));
+        // -- runtime commands (issue 3) --
+
+        // -- gpu commands (issue 4) --
+
+        // -- training commands (issue 5) --
+
+        // -- drive commands (issue 6) --
+
+        // -- github commands (issue 7) --
+
 
         var config = new InvocationConfiguration { Output = output, Error = Console.Error };
         return await root.Parse(args).InvokeAsync(config).ConfigureAwait(false);

@@ -39,6 +39,16 @@ public static class DaemonHost
         builder.Services.AddSingleton<ServerStatusService>();
         builder.Services.AddSingleton<GpuService>();
         builder.Services.AddSingleton<RuntimeManager>();
+        // -- runtime services (issue 3) --
+
+        // -- gpu services (issue 4) --
+
+        // -- training services (issue 5) --
+
+        // -- drive services (issue 6) --
+
+        // -- github services (issue 7) --
+
         return builder;
     }
 
@@ -49,6 +59,17 @@ public static class DaemonHost
         services.AddSingleton<ClientWindow>();
         services.AddSingleton<MethodTable>();
         services.AddSingleton<GpuWatcher>();
+        services.AddSingleton<IMethodGroup, RuntimeMethods>();
+        // -- runtime method groups (issue 3) --
+
+        // -- gpu method groups (issue 4) --
+
+        // -- training method groups (issue 5) --
+
+        // -- drive method groups (issue 6) --
+
+        // -- github method groups (issue 7) --
+
     }
 
     /// <summary>Runs the JSON-RPC daemon over the given streams until exit; returns the exit code.</summary>

@@ -3,9 +3,7 @@ using System.Text.Json;
 using Colab.Daemon.Gpu;
 using Colab.Daemon.JsonRpc;
 using Colab.Daemon.Protocol;
-using Colab.Daemon.Runtimes;
 using Colab.Daemon.Status;
-using Microsoft.Extensions.Logging;
 
 namespace Colab.Daemon.Hosting;
 
@@ -14,7 +12,7 @@ namespace Colab.Daemon.Hosting;
 /// service: the only place where wire types meet the services (architecture invariant 3).
 /// </summary>
 public sealed class MethodTable(Lifecycle lifecycle, ServerStatusService status, ClientWindow window, GpuService gpu, GpuWatcher gpuWatcher,
-    RuntimeManager runtimes, ILogger<MethodTable> logger)
+    IEnumerable<IMethodGroup> groups)
 {
     public void Register(JsonRpcConnection connection)
     {
@@ -88,7 +86,10 @@ public sealed class MethodTable(Lifecycle lifecycle, ServerStatusService status,
             return Task.FromResult(new GpuWatchResult(enabled, (int)interval.TotalMilliseconds));
         });
 
-        new RuntimeMethods(runtimes, logger).Register(connection);
+        foreach (var group in groups)
+        {
+            group.Register(connection);
+        }
 
         status.Changed += s => connection.Notify(Methods.ServerStatusChanged, s, json.ServerStatus);
         gpuWatcher.Changed += s => connection.Notify(Methods.GpuChanged, s, json.GpuSnapshot);

@@ -10,7 +10,7 @@ namespace Colab.Daemon.Hosting;
 /// in, <see cref="RuntimeManager"/> calls, wire records out, and <see cref="JupyterException"/>s
 /// mapped to error codes. Params are never logged (a connect carries a token).
 /// </summary>
-internal sealed class RuntimeMethods(RuntimeManager runtimes, ILogger logger)
+internal sealed class RuntimeMethods(RuntimeManager runtimes, ILogger<RuntimeMethods> logger) : IMethodGroup
 {
     private static readonly TimeSpan InterruptTimeout = TimeSpan.FromSeconds(10);
 

@@ -22,6 +22,16 @@ public static class ErrorCodes
     public const int MessageTooLarge = -32000;
     public const int NotAvailable = -32010;
     public const int ShuttingDown = -32011;
+    // -- runtime codes (issue 3) --
+
+    // -- gpu codes (issue 4) --
+
+    // -- training codes (issue 5) --
+
+    // -- drive codes (issue 6) --
+
+    // -- github codes (issue 7) --
+
 
     public static readonly IReadOnlyDictionary<string, int> All = new Dictionary<string, int>
     {
@@ -38,5 +48,15 @@ public static class ErrorCodes
         [nameof(MessageTooLarge)] = MessageTooLarge,
         [nameof(NotAvailable)] = NotAvailable,
         [nameof(ShuttingDown)] = ShuttingDown,
+        // -- runtime codes (issue 3) --
+
+        // -- gpu codes (issue 4) --
+
+        // -- training codes (issue 5) --
+
+        // -- drive codes (issue 6) --
+
+        // -- github codes (issue 7) --
+
     };
 }

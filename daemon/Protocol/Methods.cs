@@ -55,6 +55,16 @@ public static class Methods
     public const string KernelInterrupt = "colab/kernel/interrupt";
     public const string KernelRestart = "colab/kernel/restart";
     public const string KernelShutdown = "colab/kernel/shutdown";
+    // -- runtime names (issue 3) --
+
+    // -- gpu names (issue 4) --
+
+    // -- training names (issue 5) --
+
+    // -- drive names (issue 6) --
+
+    // -- github names (issue 7) --
+
 
     public static readonly IReadOnlyList<MethodInfo> All =
     [
@@ -86,6 +96,16 @@ public static class Methods
         new(KernelInterrupt, MethodKind.Request, MethodDirection.ClientToServer, "Interrupts a kernel."),
         new(KernelRestart, MethodKind.Request, MethodDirection.ClientToServer, "Restarts a kernel; executions in flight fail."),
         new(KernelShutdown, MethodKind.Request, MethodDirection.ClientToServer, "Shuts a kernel down."),
+        // -- runtime methods (issue 3) --
+
+        // -- gpu methods (issue 4) --
+
+        // -- training methods (issue 5) --
+
+        // -- drive methods (issue 6) --
+
+        // -- github methods (issue 7) --
+
     ];
 
     private static readonly Dictionary<string, MethodInfo> s_byName = All.ToDictionary(m => m.Name, StringComparer.Ordinal);
