@@ -69,6 +69,7 @@ export function activate(context: vscode.ExtensionContext): void {
   // Each area wires its views and commands below its marker (one owner per area).
   // -- runtime wiring (issue 3) --
 
+  // -- terminal wiring (issue 3, terminals/files) --
   // -- gpu wiring (issue 4) --
 
   // -- training wiring (issue 5) --

@@ -43,6 +43,7 @@ export const methods = {
   kernelShutdown: { name: 'colab/kernel/shutdown', kind: 'request', direction: 'clientToServer' },
   // -- runtime methods (issue 3) --
 
+  // -- terminal methods (issue 3, terminals/files) --
   // -- gpu methods (issue 4) --
 
   // -- training methods (issue 5) --
@@ -69,6 +70,7 @@ export const errorCodes = {
   ShuttingDown: -32011,
   // -- runtime codes (issue 3) --
 
+  // -- terminal codes (issue 3, terminals/files) --
   // -- gpu codes (issue 4) --
 
   // -- training codes (issue 5) --
@@ -286,6 +288,7 @@ export interface KernelInputResult {
 
 // ---- runtime types (issue 3) ----
 
+// ---- terminal types (issue 3, terminals/files) ----
 // ---- gpu types (issue 4) ----
 
 // ---- training types (issue 5) ----

@@ -48,6 +48,7 @@ public static class CommandLine
         root.Subcommands.Add(RuntimeCommand(output));
         // -- runtime commands (issue 3) --
 
+        // -- terminal commands (issue 3, terminals/files) --
         // -- gpu commands (issue 4) --
 
         // -- training commands (issue 5) --

@@ -41,6 +41,7 @@ public static class DaemonHost
         builder.Services.AddSingleton<RuntimeManager>();
         // -- runtime services (issue 3) --
 
+        // -- terminal services (issue 3, terminals/files) --
         // -- gpu services (issue 4) --
 
         // -- training services (issue 5) --
@@ -62,6 +63,7 @@ public static class DaemonHost
         services.AddSingleton<IMethodGroup, RuntimeMethods>();
         // -- runtime method groups (issue 3) --
 
+        // -- terminal method groups (issue 3, terminals/files) --
         // -- gpu method groups (issue 4) --
 
         // -- training method groups (issue 5) --

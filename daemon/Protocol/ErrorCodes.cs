@@ -24,6 +24,7 @@ public static class ErrorCodes
     public const int ShuttingDown = -32011;
     // -- runtime codes (issue 3) --
 
+    // -- terminal codes (issue 3, terminals/files) --
     // -- gpu codes (issue 4) --
 
     // -- training codes (issue 5) --
@@ -50,6 +51,7 @@ public static class ErrorCodes
         [nameof(ShuttingDown)] = ShuttingDown,
         // -- runtime codes (issue 3) --
 
+        // -- terminal codes (issue 3, terminals/files) --
         // -- gpu codes (issue 4) --
 
         // -- training codes (issue 5) --

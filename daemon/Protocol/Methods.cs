@@ -57,6 +57,7 @@ public static class Methods
     public const string KernelShutdown = "colab/kernel/shutdown";
     // -- runtime names (issue 3) --
 
+    // -- terminal names (issue 3, terminals/files) --
     // -- gpu names (issue 4) --
 
     // -- training names (issue 5) --
@@ -98,6 +99,7 @@ public static class Methods
         new(KernelShutdown, MethodKind.Request, MethodDirection.ClientToServer, "Shuts a kernel down."),
         // -- runtime methods (issue 3) --
 
+        // -- terminal methods (issue 3, terminals/files) --
         // -- gpu methods (issue 4) --
 
         // -- training methods (issue 5) --
