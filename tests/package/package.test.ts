@@ -121,12 +121,15 @@ describe('the VSIX installed into a fresh code-server', { timeout: 15 * 60_000 }
       const cs = await loadCodeServerModule();
       tempDir = fs.mkdtempSync(path.join(os.tmpdir(), 'colab-vsix-install-'));
       const extensionsDir = path.join(tempDir, 'extensions');
-      // code-server's own CLI installs the VSIX, as `code-server --install-extension` would.
-      const r = spawnSync(process.execPath, [cs.codeServerEntry(), '--config', path.join(tempDir, 'config.yaml'),
-        '--user-data-dir', path.join(tempDir, 'user-data'), '--extensions-dir', extensionsDir, '--install-extension', v.vsix],
-      { encoding: 'utf8', timeout: 120_000 });
-      assert.equal(r.status, 0, `--install-extension failed (${r.status}): ${r.stdout}\n${r.stderr}`);
-      assert.match(r.stdout + r.stderr, /successfully installed/);
+      // code-server's own CLI installs the VSIX: `code-server --install-extension <vsix>`.
+      const install = (into: string) => {
+        const r = spawnSync(process.execPath, [cs.codeServerEntry(), '--config', path.join(tempDir!, 'config.yaml'),
+          '--user-data-dir', path.join(tempDir!, 'install-user-data'), '--extensions-dir', into, '--install-extension', v.vsix],
+        { encoding: 'utf8', timeout: 120_000 });
+        assert.equal(r.status, 0, `--install-extension failed (${r.status}): ${r.stdout}\n${r.stderr}`);
+        assert.match(r.stdout + r.stderr, /successfully installed/);
+      };
+      install(extensionsDir);
       const list = JSON.parse(fs.readFileSync(path.join(extensionsDir, 'extensions.json'), 'utf8')) as { identifier: { id: string }; relativeLocation: string; metadata?: { source?: string } }[];
       const ours = list.find((e) => e.identifier.id === 'colab-vscode.colab-vscode');
       assert.ok(ours, `not in extensions.json: ${JSON.stringify(list)}`);
@@ -135,8 +138,10 @@ describe('the VSIX installed into a fresh code-server', { timeout: 15 * 60_000 }
       const exe = path.join(installed, 'daemon', target, 'colab');
       fs.accessSync(exe, fs.constants.X_OK); // the executable bit survives the VSIX
       assert.ok(!fs.existsSync(path.join(installed, 'src')), 'the installed extension holds sources');
-      // The session runs this installed folder (the harness links it into its own profile).
-      session = await VsCodeSession.start({ name: 'package', extensionDir: installed });
+      // The session's fresh code-server gets the VSIX installed the same way into its own profile.
+      session = await VsCodeSession.start({ name: 'package', extensionDir: installed, install });
+      installed = path.join(session.tempDir, 'extensions', ours.relativeLocation);
+      assert.ok(fs.existsSync(path.join(installed, 'daemon', target, 'colab')), `the VSIX was not installed into the session: ${installed}`);
       return session;
     })();
     return starting;
@@ -156,6 +161,8 @@ describe('the VSIX installed into a fresh code-server', { timeout: 15 * 60_000 }
 
   scenario('package-1-ready', 'activates from the installed VSIX: the bundled daemon starts and the status bar reads "Colab: ready"', async () => {
     const vs = await s();
+    // Activation is lazy: opening the Colab view activates the installed extension.
+    await vs.openActivity('Colab');
     await vs.waitForStatus('Colab: ready', 2 * timeoutMs);
     const pid = await vs.waitForDaemon();
     seenDaemons.add(pid);
