@@ -173,6 +173,7 @@ describe('the VSIX installed into a fresh code-server', { timeout: 15 * 60_000 }
 
   scenario('package-2-notebook', 'runs a notebook cell on the local runtime through the installed package', async () => {
     const vs = await s();
+    await vs.openActivity('Colab');
     await vs.waitForStatus('Colab: ready', 2 * timeoutMs);
     const marker = `hello from the vsix ${process.pid}`;
     const notebook = {
@@ -205,5 +206,35 @@ describe('the VSIX installed into a fresh code-server', { timeout: 15 * 60_000 }
       seenDaemons.add(pid);
       assert.equal(fs.realpathSync(`/proc/${pid}/exe`), fs.realpathSync(path.join(installed!, 'daemon', target, 'colab')));
     }
+  });
+  scenario('package-3-walkthrough', 'the installed VSIX offers the Getting Started walkthrough, and its runtime step completes when the user connects', async () => {
+    const vs = await s();
+    await vs.openActivity('Colab');
+    await vs.waitForStatus('Colab: ready', 2 * timeoutMs);
+    await vs.openPalette();
+    await vs.page.keyboard.type('Welcome: Open Walkthrough');
+    await waitFor('the palette to offer "Welcome: Open Walkthrough..."', async () => ((await vs.paletteRows()).some((r) => r.startsWith('Welcome: Open Walkthrough')) ? true : undefined),
+      async () => `rows: ${JSON.stringify(await vs.paletteRows())}`);
+    await vs.page.keyboard.press('Enter');
+    const title = 'Get Started with Colab for VS Code';
+    const index = await waitFor(`the walkthrough list to offer "${title}"`, async () => {
+      const i = (await vs.paletteRows()).findIndex((r) => r.startsWith(title));
+      return i >= 0 ? i : undefined;
+    }, async () => `rows: ${JSON.stringify(await vs.paletteRows())}`);
+    await vs.page.locator('.quick-input-widget .quick-input-list .monaco-list-row').nth(index).click();
+    const steps = ['Connect a runtime', 'Check the GPU', 'Open a notebook from GitHub', 'Browse Google Drive', 'Start the example training'];
+    await waitFor('the walkthrough with its five steps', async () => {
+      const text = await vs.page.locator('.gettingStartedContainer').first().innerText({ timeout: 1000 }).catch(() => '');
+      return steps.every((t) => text.includes(t)) ? text : undefined;
+    }, async () => vs.page.locator('.gettingStartedContainer').first().innerText({ timeout: 1000 }).catch(() => '(no walkthrough page)'));
+    const step = vs.page.locator('[data-step-id$="#connectRuntime"]').first();
+    // VS Code marks a done step by its status icon: `.codicon.complete` (codicon-pass-filled).
+    const isComplete = async () => (await step.locator('.codicon.complete').count()) > 0;
+    assert.equal(await isComplete(), false, 'the runtime step is complete before the user did anything');
+    // The step's own button runs colab.connectLocalRuntime; its completion event is onCommand of it.
+    await step.click();
+    await vs.page.locator('.gettingStartedContainer').getByText('Connect to Local Runtime', { exact: true }).first().click();
+    await waitFor('the "Connect a runtime" step to be checked off', async () => ((await isComplete()) ? true : undefined),
+      async () => `step: ${await step.innerHTML().catch(() => '?')}; notifications: ${JSON.stringify(await vs.notificationTexts())}`, 2 * timeoutMs);
   });
 });
