@@ -3,9 +3,9 @@
 //  1. cold start (launch → `initialize` answered) and idle RSS of the daemon as the VSIX
 //     ships it, and of the other publish modes tried, against the Node peer
 //     (bench/peer/echo-server.mjs: a vscode-jsonrpc server on stdio) and the dev build;
-//  2. extension activation time in code-server, from the installed VSIX: from the moment
-//     the extension's status item appears (activate() creates it) to "Colab: ready", and
-//     from the window being opened to "Colab: ready".
+//  2. extension activation time in code-server, from the installed VSIX: from opening the
+//     Colab view (the activation event, onView:colab.status) to "Colab: ready", and from the
+//     extension's status item appearing (activate() creates it) to "Colab: ready".
 //
 // Usage: node bench/package.mjs [--launches N] [--no-activation] [--activations N]
 //   Needs: node scripts/build.mjs (dev daemon, out/tests for the code-server harness).
@@ -108,8 +108,10 @@ if (withActivation) {
       const installed = fs.readdirSync(extensionsDir).find((e) => e.startsWith('colab-vscode.colab-vscode-'));
       const vs = await VsCodeSession.start({ name: `bench-activation-${i}`, extensionDir: path.join(extensionsDir, installed) });
       try {
-        // The window is up (the harness waited for the status bar); poll the Colab item.
+        // The window is up (the harness waited for the status bar). Activation is lazy:
+        // opening the Colab view is the activation event (onView:colab.status); then poll the item.
         const t0 = Date.now();
+        await vs.openActivity('Colab');
         let firstSeen;
         let ready;
         while (Date.now() - t0 < 120_000) {
@@ -121,8 +123,8 @@ if (withActivation) {
           await new Promise((res) => setTimeout(res, 10));
         }
         if (ready === undefined) throw new Error(`no "Colab: ready" within 120 s: ${JSON.stringify(await vs.statusBarTexts())}`);
-        activationRows.push({ round: i, itemToReadyMs: ready - firstSeen, windowToReadyMs: ready - t0 });
-        log(`activation ${i}: status item → ready ${ready - firstSeen} ms; window → ready ${ready - t0} ms`);
+        activationRows.push({ round: i, itemToReadyMs: ready - firstSeen, openViewToReadyMs: ready - t0 });
+        log(`activation ${i}: status item → ready ${ready - firstSeen} ms; Colab view opened → ready ${ready - t0} ms`);
       } finally {
         await vs.close();
       }
@@ -156,5 +158,5 @@ for (const r of coldRows) {
 }
 if (activationRows.length) {
   console.log(`activation (installed VSIX, code-server): status item → "Colab: ready" median ${median(activationRows.map((a) => a.itemToReadyMs))} ms; ` +
-    `window → ready median ${median(activationRows.map((a) => a.windowToReadyMs))} ms (${activationRows.length} fresh code-servers)`);
+    `Colab view opened (the activation event) → ready median ${median(activationRows.map((a) => a.openViewToReadyMs))} ms (${activationRows.length} fresh code-servers)`);
 }
