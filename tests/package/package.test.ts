@@ -13,7 +13,7 @@ import { builtinModules } from 'node:module';
 import { after, describe, it } from 'node:test';
 import { VsCodeSession, isAlive, loadCodeServerModule, timeoutMs, waitFor, withScreenshot } from '../e2e/harness';
 import { locateDaemon } from '../../colab-vscode/src/daemon/locate';
-import { BuiltVsix, extractZipEntry, packageModule, packagedVsix, target } from './vsix';
+import { BuiltVsix, extractZipEntry, packageModule, packagedVsix, repoRoot, target } from './vsix';
 
 const daemonEntry = `extension/daemon/${target}/colab`;
 
@@ -89,6 +89,31 @@ describe('the VSIX (npm run package)', { timeout: 15 * 60_000 }, () => {
     }
     assert.match(pkg.checkVsixEntries(good.filter((e) => e !== daemonEntry), target).join('\n'), /daemon\/linux-x64\/colab: missing/);
     assert.throws(() => pkg.checkVsixEntries(good, 'solaris-sparc'), /unknown target/);
+  });
+
+  it('npm run package refuses unknown targets and arguments, and the zip reader refuses what is not a zip', async () => {
+    const pkg = await packageModule();
+    const script = path.join(repoRoot, 'scripts', 'package.mjs');
+    const bad = spawnSync(process.execPath, [script, '--target', 'solaris-sparc'], { encoding: 'utf8' });
+    assert.equal(bad.status, 2);
+    assert.match(bad.stderr, /unknown target "solaris-sparc"; known: linux-x64, linux-arm64/);
+    const odd = spawnSync(process.execPath, [script, '--frobnicate'], { encoding: 'utf8' });
+    assert.equal(odd.status, 2);
+    assert.match(odd.stderr, /unknown argument --frobnicate/);
+    const two = spawnSync(process.execPath, [script, '--target', 'linux-x64', '--target', 'win32-x64', '--daemon-dir', '/nonexistent'], { encoding: 'utf8' });
+    assert.equal(two.status, 2);
+    assert.match(two.stderr, /--daemon-dir goes with a single --target/);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'colab-vsix-notzip-'));
+    try {
+      const notZip = path.join(dir, 'fake.vsix');
+      fs.writeFileSync(notZip, 'PK this is not a zip file at all'.repeat(10));
+      assert.throws(() => pkg.zipEntries(notZip), /is not a zip file/);
+      assert.throws(() => extractZipEntry(notZip, 'extension/package.json'), /is not a zip file/);
+      const v = await vsix();
+      assert.throws(() => extractZipEntry(v.vsix, 'extension/../../etc/passwd'), /has no entry/);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('an extension packaged for another platform says which platform its daemon is for', () => {
