@@ -11,6 +11,7 @@ namespace Colab.Daemon.Tests.Gpu;
 /// the daemon's COLAB_NVMLLIBRARY).
 /// </summary>
 [Collection(FakeNvmlCollection.Name)]
+[System.Runtime.Versioning.SupportedOSPlatform("linux")]
 public sealed class RuntimeGpuProtocolTests(FakeNvmlFixture fake)
 {
     private static JsonElement Result(JsonElement answer) => RuntimeProtocolTests.Result(answer);
@@ -39,8 +40,8 @@ public sealed class RuntimeGpuProtocolTests(FakeNvmlFixture fake)
             ["FAKE_NVML_GPU0_PROCS"] = "4242:1073741824",
             ["FAKE_NVML_GPU1_NAME"] = "Tesla T4",
         });
-        await using var _ = d;
-        using var __ = workspace;
+        await using var daemonScope = d;
+        using var workspaceScope = workspace;
 
         // The user's kernel is busy for a long time: the reading must not wait for it.
         var kernel = Result(await d.RequestAsync(Methods.KernelStart, $$"""{"runtimeId":"{{runtimeId}}"}""")).GetProperty("id").GetString()!;
@@ -86,8 +87,8 @@ public sealed class RuntimeGpuProtocolTests(FakeNvmlFixture fake)
             ["COLAB_NVMLLIBRARY"] = fake.Library(),
             ["FAKE_NVML_GPU0_NAME"] = "NVIDIA L4",
         });
-        await using var _ = d;
-        using var __ = workspace;
+        await using var daemonScope = d;
+        using var workspaceScope = workspace;
         var mark = d.Client.Messages.Count;
 
         Result(await d.RequestAsync(Methods.GpuWatch, """{"enabled":true,"intervalMs":1000}"""));
@@ -120,8 +121,8 @@ public sealed class RuntimeGpuProtocolTests(FakeNvmlFixture fake)
             ["COLAB_NVMLLIBRARY"] = "/nonexistent/libnvidia-ml.so.1",
             ["COLAB_NVIDIASMI"] = smi.Path,
         });
-        await using var _ = d;
-        using var __ = workspace;
+        await using var daemonScope = d;
+        using var workspaceScope = workspace;
 
         var snapshot = Result(await d.RequestAsync(Methods.GpuRuntimeSnapshot, $$"""{"runtimeId":"{{runtimeId}}"}"""));
         Assert.Equal("nvidia-smi", snapshot.GetProperty("source").GetString());
@@ -148,8 +149,8 @@ public sealed class RuntimeGpuProtocolTests(FakeNvmlFixture fake)
     public async Task Benchmark_OnALocalRuntimeWithoutGpu_MeasuresCpuAndDisk()
     {
         var (d, runtimeId, workspace) = await StartAsync(new() { ["COLAB_NVMLLIBRARY"] = "/nonexistent/libnvidia-ml.so.1", ["COLAB_NVIDIASMI"] = "/nonexistent/nvidia-smi" });
-        await using var _ = d;
-        using var __ = workspace;
+        await using var daemonScope = d;
+        using var workspaceScope = workspace;
 
         var answer = await d.RequestAsync(Methods.GpuBenchmark, $$"""{"runtimeId":"{{runtimeId}}","diskMegabytes":32}""");
         var r = Result(answer);
