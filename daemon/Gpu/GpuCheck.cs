@@ -124,9 +124,26 @@ public static partial class GpuCheck
         return b.ToString();
     }
 
-    /// <summary>Memory as people read it (Humanizer, binary units): <c>12.4 GB</c>.</summary>
+    /// <summary>Memory as people read it (Humanizer's <see cref="ByteSize"/>, binary units): <c>12.4 GB</c>.</summary>
+    /// <remarks>
+    /// Humanizer's own <c>ToString</c> goes through its localisation registry, whose static
+    /// constructor creates the <c>en-US</c> culture and throws under the daemon's invariant
+    /// globalization; the largest whole unit and its value are plain arithmetic.
+    /// </remarks>
     public static string Size(ulong? bytes)
-        => bytes is { } v ? ByteSize.FromBytes(v).ToString("0.#", CultureInfo.InvariantCulture) : "-";
+    {
+        if (bytes is not { } v)
+        {
+            return "-";
+        }
+        var size = ByteSize.FromBytes(v);
+        var symbol = size.Terabytes >= 1 ? ByteSize.TerabyteSymbol
+            : size.Gigabytes >= 1 ? ByteSize.GigabyteSymbol
+            : size.Megabytes >= 1 ? ByteSize.MegabyteSymbol
+            : size.Kilobytes >= 1 ? ByteSize.KilobyteSymbol
+            : ByteSize.ByteSymbol;
+        return $"{size.LargestWholeNumberValue.ToString("0.#", CultureInfo.InvariantCulture)} {symbol}";
+    }
 
     private static void Boxed(StringBuilder b, string head, List<string[]> rows)
     {

@@ -53,7 +53,16 @@ public sealed class RuntimeGpuService : IAsyncDisposable
         {
             return new(GpuStates.Error, GpuSources.None, $"runtime {runtimeId} is {info.State}: {info.Detail}", _time.GetUtcNow(), null, null, [], []);
         }
-        var probe = _probes.GetOrAdd(runtimeId, id => new Probe(id, new JupyterClient(_runtimes.Client(id).Endpoint, _runtimes.Client(id).Token)));
+        Probe probe;
+        lock (_probes)
+        {
+            // Under a lock: GetOrAdd's factory may run twice, and each run makes an HTTP client.
+            if (!_probes.TryGetValue(runtimeId, out probe!))
+            {
+                var source = _runtimes.Client(runtimeId);
+                probe = _probes[runtimeId] = new Probe(runtimeId, new JupyterClient(source.Endpoint, source.Token));
+            }
+        }
         var readTimeout = ReadTimeout;
         if (!await probe.Gate.WaitAsync(readTimeout, cancellationToken).ConfigureAwait(false))
         {
