@@ -95,13 +95,13 @@ async function session(env) {
 
 async function timeSnapshots(env, n) {
   const d = await session(env);
-  const first = await d.request('colab/gpu/snapshot', null);
+  const first = await d.request('colab/gpu/snapshot');
   const result = first.result;
-  for (let i = 0; i < Math.min(20, n); i++) await d.request('colab/gpu/snapshot', null); // warm-up
+  for (let i = 0; i < Math.min(20, n); i++) await d.request('colab/gpu/snapshot'); // warm-up
   const times = [];
   for (let i = 0; i < n; i++) {
     const t = process.hrtime.bigint();
-    await d.request('colab/gpu/snapshot', null);
+    await d.request('colab/gpu/snapshot');
     times.push(Number(process.hrtime.bigint() - t) / 1e3);
   }
   await d.stop();
@@ -121,8 +121,8 @@ try {
   console.log(`GPU benchmarks (${real ? 'real driver' : 'fake NVML + fake nvidia-smi'}), ${samples} snapshots each, CPU over ${seconds} s`);
   const nvml = await timeSnapshots(nvmlEnv, samples);
   const smi = await timeSnapshots(smiEnv, Math.max(10, Math.floor(samples / 10)));
-  if (nvml.result.source !== 'nvml' || smi.result.source !== 'nvidia-smi') {
-    throw new Error(`unexpected sources: ${nvml.result.source} / ${smi.result.source}`);
+  if (nvml.result?.source !== 'nvml' || smi.result?.source !== 'nvidia-smi') {
+    throw new Error(`unexpected answers: ${JSON.stringify(nvml.result)} / ${JSON.stringify(smi.result)}`);
   }
   const ratio = smi.p50 / nvml.p50;
   console.log('');
@@ -132,21 +132,31 @@ try {
   console.log(`| nvidia-smi (peer) | ${smi.p50.toFixed(0)} | ${smi.p90.toFixed(0)} |`);
   console.log(`NVML is ${ratio.toFixed(1)}x faster (target >= 50x): ${ratio >= 50 ? 'met' : 'MISSED'}`);
 
-  const d = await session(nvmlEnv);
-  await d.request('colab/gpu/watch', { enabled: true, intervalMs: 1000 });
-  await new Promise((r) => setTimeout(r, 3000)); // past start-up and the first readings
   const hz = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim());
-  const before = cpuTicks(d.pid);
-  const t0 = process.hrtime.bigint();
-  await new Promise((r) => setTimeout(r, seconds * 1000));
-  const used = (cpuTicks(d.pid) - before) / hz;
-  const wall = Number(process.hrtime.bigint() - t0) / 1e9;
-  await d.request('colab/gpu/watch', { enabled: false });
-  await d.stop();
-  const share = (100 * used) / wall;
+  /** The daemon's own CPU seconds per wall second over `seconds`, after `warm` seconds in the same mode. */
+  const cpuShare = async (watching) => {
+    const d = await session(nvmlEnv);
+    if (watching) await d.request('colab/gpu/watch', { enabled: true, intervalMs: 1000 });
+    await new Promise((r) => setTimeout(r, 15_000)); // past start-up, the host probes and tier-1 JIT of the loop
+    const before = cpuTicks(d.pid);
+    const t0 = process.hrtime.bigint();
+    await new Promise((r) => setTimeout(r, seconds * 1000));
+    const used = (cpuTicks(d.pid) - before) / hz;
+    const wall = Number(process.hrtime.bigint() - t0) / 1e9;
+    if (watching) await d.request('colab/gpu/watch', { enabled: false });
+    await d.stop();
+    return { used, wall, share: (100 * used) / wall };
+  };
+  const idle = await cpuShare(false);
+  const busy = await cpuShare(true);
+  const extra = Math.max(0, busy.share - idle.share);
   console.log('');
-  console.log(`daemon CPU at 1 Hz GPU updates: ${(used * 1000).toFixed(0)} ms over ${wall.toFixed(1)} s = ${share.toFixed(3)} % of one core (${((used / wall) * 60 * 1000).toFixed(0)} ms per minute; target < 0.1 %): ${share < 0.1 ? 'met' : 'MISSED'}`);
-  console.log(`(clock ticks are ${(1000 / hz).toFixed(0)} ms: the figure is +/- ${((100 / hz) / wall).toFixed(3)} %)`);
+  console.log('| daemon CPU (utime+stime) | ms per minute | % of one core |');
+  console.log('| --- | ---: | ---: |');
+  console.log(`| idle, not watching (baseline) | ${((idle.used / idle.wall) * 60_000).toFixed(0)} | ${idle.share.toFixed(3)} |`);
+  console.log(`| colab/gpu/watch at 1 Hz | ${((busy.used / busy.wall) * 60_000).toFixed(0)} | ${busy.share.toFixed(3)} |`);
+  console.log(`1 Hz GPU updates cost ${extra.toFixed(3)} % of one core above idle, ${busy.share.toFixed(3)} % in all (target < 0.1 %): ${busy.share < 0.1 ? 'met' : extra < 0.1 ? 'met above idle only' : 'MISSED'}`);
+  console.log(`(clock ticks are ${(1000 / hz).toFixed(0)} ms over ${seconds} s: each figure is +/- ${(100 / hz / seconds).toFixed(3)} %)`);
 } finally {
   rmSync(scratch, { recursive: true, force: true });
 }
