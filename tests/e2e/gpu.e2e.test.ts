@@ -52,12 +52,15 @@ describe('GPU status in VS Code (code-server)', { timeout: 10 * 60_000 }, () => 
     await current.openActivity('Colab');
     await current.waitForStatus('Colab: ready', 2 * timeoutMs);
     await gpuItem(current, /No GPU/);
-    await current.close();
-    sessions.pop();
   });
 
   scenario('gpu-2-fake-gpu', 'shows the fake GPU when the daemon uses the fake NVML; Check GPU reports it; a click opens the history', async () => {
     const lib = buildFakeNvml();
+    // One code-server at a time: the first scenario's (its screenshot taken) goes first.
+    for (const earlier of sessions.splice(0)) {
+      for (const pid of earlier.daemonPids()) daemons.add(pid);
+      await earlier.close();
+    }
     current = await VsCodeSession.start({
       name: 'gpu-fake',
       env: {
