@@ -39,7 +39,7 @@ public static class GpuCommand
         return snapshot.State == GpuStates.Ok ? CommandLine.ExitOk : CommandLine.ExitFailure;
     }
 
-    /// <summary>The watch loop: a line now, then one per changed reading; Ctrl+C ends it with exit code 0.</summary>
+    /// <summary>The watch loop: a line now, then one per changed reading; Ctrl+C ends it (exit code 130, set by System.CommandLine).</summary>
     public static async Task<int> WatchAsync(bool asJson, TimeSpan interval, TextWriter output, CancellationToken cancellationToken)
     {
         if (!(interval.TotalSeconds is >= 0.25 and <= 600))
