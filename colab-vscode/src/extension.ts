@@ -7,6 +7,7 @@ import { DaemonClient } from './daemon/client';
 import { languageClientConnections } from './daemon/languageClient';
 import { locateDaemon } from './daemon/locate';
 import { GpuStatusBar, gpuPollIntervalSetting } from './gpu/gpuStatusBar';
+import { gpuRequiredSetting, readRequired, registerGpuCommands } from './gpu/gpuCommands';
 import { RestartPolicy } from './daemon/restartPolicy';
 import { ColabNotebookController } from './notebook/controller';
 import { registerRuntimeCommands } from './runtime/commands';
@@ -71,6 +72,9 @@ export function activate(context: vscode.ExtensionContext): void {
 
   // -- terminal wiring (issue 3, terminals/files) --
   // -- gpu wiring (issue 4) --
+  context.subscriptions.push(
+    ...registerGpuCommands({ vscode, daemon: client, required: () => readRequired(vscode.workspace.getConfiguration().get(gpuRequiredSetting)) }),
+  );
 
   // -- training wiring (issue 5) --
 

@@ -45,6 +45,11 @@ export const methods = {
 
   // -- terminal methods (issue 3, terminals/files) --
   // -- gpu methods (issue 4) --
+  gpuRuntimeSnapshot: { name: 'colab/gpu/runtimeSnapshot', kind: 'request', direction: 'clientToServer' },
+  gpuRuntimeChanged: { name: 'colab/gpu/runtimeChanged', kind: 'notification', direction: 'serverToClient' },
+  gpuCheck: { name: 'colab/gpu/check', kind: 'request', direction: 'clientToServer' },
+  gpuHistory: { name: 'colab/gpu/history', kind: 'request', direction: 'clientToServer' },
+  gpuBenchmark: { name: 'colab/gpu/benchmark', kind: 'request', direction: 'clientToServer' },
 
   // -- training methods (issue 5) --
 
@@ -290,6 +295,98 @@ export interface KernelInputResult {
 
 // ---- terminal types (issue 3, terminals/files) ----
 // ---- gpu types (issue 4) ----
+
+/** colab/gpu/runtimeSnapshot params. */
+export interface GpuRuntimeParams {
+  runtimeId: string;
+}
+
+/** colab/gpu/runtimeChanged params: `snapshot` absent when the runtime was disconnected. */
+export interface GpuRuntimeChangedParams {
+  runtimeId: string;
+  snapshot?: GpuSnapshot;
+}
+
+/** colab/gpu/check params: a runtime's GPUs (else the daemon's host) against required names (e.g. ["A100", "H100"]). */
+export interface GpuCheckParams {
+  runtimeId?: string;
+  required?: string[];
+}
+
+export interface GpuCheckResult {
+  /** 'local' or the runtime id. */
+  source: string;
+  /** The nvidia-smi-style report. */
+  text: string;
+  /** Absent when nothing is required. */
+  matches?: boolean;
+  /** One line for a notification. */
+  message: string;
+  required: string[];
+  gpus: string[];
+  snapshot: GpuSnapshot;
+}
+
+export interface GpuHistoryParams {
+  minutes?: number;
+}
+
+export interface GpuSample {
+  at: string;
+  utilizationGpuPercent?: number;
+  memoryUsedBytes?: number;
+  memoryTotalBytes?: number;
+  temperatureCelsius?: number;
+}
+
+export interface GpuSeries {
+  index: number;
+  name?: string;
+  samples: GpuSample[];
+}
+
+export interface GpuSourceHistory {
+  /** 'local' or a runtime id. */
+  source: string;
+  gpus: GpuSeries[];
+  state?: GpuState;
+  reason?: string;
+}
+
+export interface GpuHistoryResult {
+  sources: GpuSourceHistory[];
+  intervalMs: number;
+}
+
+export interface GpuBenchmarkParams {
+  runtimeId: string;
+  diskMegabytes?: number;
+}
+
+export interface NominalGpu {
+  model: string;
+  fp32Tflops: number;
+  fp16TensorTflops: number;
+  memoryBandwidthGBps: number;
+  memoryGb: number;
+}
+
+export interface RuntimeBenchmarkResult {
+  runtimeId: string;
+  gpuName?: string;
+  gpuMatmulFp32Tflops?: number;
+  gpuMatmulFp16Tflops?: number;
+  gpuMemoryBandwidthGBps?: number;
+  cpuMatmulGflops?: number;
+  cpuLibrary?: string;
+  cpuCount?: number;
+  diskWriteMBps?: number;
+  diskReadMBps?: number;
+  nominal?: NominalGpu;
+  notes: string[];
+  /** The table for people. */
+  text: string;
+}
 
 // ---- training types (issue 5) ----
 

@@ -50,6 +50,7 @@ public static class CommandLine
 
         // -- terminal commands (issue 3, terminals/files) --
         // -- gpu commands (issue 4) --
+        GpuCommand.Extend(gpu, gpuJson, output);
 
         // -- training commands (issue 5) --
 

@@ -11,4 +11,5 @@ namespace Colab.Daemon.Gpu;
     PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase,
     DefaultIgnoreCondition = JsonIgnoreCondition.Never)]
 [JsonSerializable(typeof(GpuSnapshot))]
+[JsonSerializable(typeof(string))]
 public sealed partial class GpuJson : JsonSerializerContext;

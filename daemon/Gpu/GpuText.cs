@@ -6,8 +6,6 @@ namespace Colab.Daemon.Gpu;
 /// <summary>The human table of <c>colab gpu</c>: nvidia-smi's essentials, "-" for unknown.</summary>
 public static class GpuText
 {
-    private const double MiB = 1024 * 1024;
-
     public static string Format(GpuSnapshot s)
     {
         var b = new StringBuilder();
@@ -127,7 +125,7 @@ public static class GpuText
 
     private static string Watts(double? w) => w is { } v ? $"{v.ToString("0", CultureInfo.InvariantCulture)}W" : "-";
 
-    private static string Mib(ulong? bytes) => bytes is { } v ? $"{(v / MiB).ToString("0", CultureInfo.InvariantCulture)}MiB" : "-";
+    private static string Mib(ulong? bytes) => GpuCheck.Size(bytes);
 
     private static string Memory(ulong? used, ulong? total) => $"{Mib(used)} / {Mib(total)}";
 }

@@ -20,6 +20,12 @@ public sealed partial class GpuWatcher(GpuService gpu, ILogger<GpuWatcher> logge
     /// <summary>Raised with each reading that differs from the one before (and the first after enabling).</summary>
     public event Action<GpuSnapshot>? Changed;
 
+    /// <summary>Raised with every reading, changed or not (the history keeps them).</summary>
+    public event Action<GpuSnapshot>? Sampled;
+
+    /// <summary>Raised after polling is switched on or off, or its interval changes.</summary>
+    public event Action<bool, TimeSpan>? Configured;
+
     public bool Enabled { get; private set; }
     public TimeSpan Interval { get; private set; } = DefaultInterval;
 
@@ -44,18 +50,35 @@ public sealed partial class GpuWatcher(GpuService gpu, ILogger<GpuWatcher> logge
                 _loop = cts;
                 _running = Task.Run(() => RunAsync(next, cts.Token));
             }
-            return (Enabled, Interval);
         }
+        try
+        {
+            Configured?.Invoke(enabled, Interval);
+        }
+        catch (Exception ex)
+        {
+            Log.WatchFailed(logger, ex.Message);
+        }
+        return (Enabled, Interval);
     }
 
     private async Task RunAsync(TimeSpan interval, CancellationToken cancellationToken)
     {
         try
         {
-            await foreach (var snapshot in gpu.WatchAsync(interval, cancellationToken).ConfigureAwait(false))
+            GpuSnapshot? last = null;
+            using var timer = new PeriodicTimer(interval);
+            do
             {
-                Changed?.Invoke(snapshot);
+                var snapshot = await gpu.SnapshotAsync(cancellationToken).ConfigureAwait(false);
+                Sampled?.Invoke(snapshot);
+                if (!snapshot.SameReadingAs(last))
+                {
+                    last = snapshot;
+                    Changed?.Invoke(snapshot);
+                }
             }
+            while (await timer.WaitForNextTickAsync(cancellationToken).ConfigureAwait(false));
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {

@@ -35,6 +35,11 @@ internal sealed class ProcessTable
             return (OtherName(pid), null);
         }
         var dir = Path.Combine(_procRoot, pid.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        if (!Directory.Exists(dir))
+        {
+            // Not in this pid namespace (a container) or gone: no exceptions thrown every reading.
+            return (null, null);
+        }
         string? name = null, user = null;
         try
         {

@@ -43,6 +43,8 @@ public static class DaemonHost
 
         // -- terminal services (issue 3, terminals/files) --
         // -- gpu services (issue 4) --
+        builder.Services.AddSingleton<RuntimeGpuService>();
+        builder.Services.AddSingleton<RuntimeBenchmark>();
 
         // -- training services (issue 5) --
 
@@ -65,6 +67,9 @@ public static class DaemonHost
 
         // -- terminal method groups (issue 3, terminals/files) --
         // -- gpu method groups (issue 4) --
+        services.AddSingleton<RuntimeGpuWatcher>();
+        services.AddSingleton<GpuHistory>();
+        services.AddSingleton<IMethodGroup, GpuMethods>();
 
         // -- training method groups (issue 5) --
 

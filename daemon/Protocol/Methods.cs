@@ -59,6 +59,11 @@ public static class Methods
 
     // -- terminal names (issue 3, terminals/files) --
     // -- gpu names (issue 4) --
+    public const string GpuRuntimeSnapshot = "colab/gpu/runtimeSnapshot";
+    public const string GpuRuntimeChanged = "colab/gpu/runtimeChanged";
+    public const string GpuCheck = "colab/gpu/check";
+    public const string GpuHistory = "colab/gpu/history";
+    public const string GpuBenchmark = "colab/gpu/benchmark";
 
     // -- training names (issue 5) --
 
@@ -101,6 +106,11 @@ public static class Methods
 
         // -- terminal methods (issue 3, terminals/files) --
         // -- gpu methods (issue 4) --
+        new(GpuRuntimeSnapshot, MethodKind.Request, MethodDirection.ClientToServer, "The GPUs of a connected runtime, read on the runtime by a hidden probe kernel (never the user's)."),
+        new(GpuRuntimeChanged, MethodKind.Notification, MethodDirection.ServerToClient, "A runtime's GPU reading that differs from its last one while watching; snapshot null when the runtime is gone."),
+        new(GpuCheck, MethodKind.Request, MethodDirection.ClientToServer, "The GPU report of a runtime (or this host) and whether its GPUs match the required names."),
+        new(GpuHistory, MethodKind.Request, MethodDirection.ClientToServer, "The readings of the last minutes per source (this host, each runtime) and GPU, for the history charts."),
+        new(GpuBenchmark, MethodKind.Request, MethodDirection.ClientToServer, "Measures a runtime: GPU matmul TFLOP/s and memory bandwidth (PyTorch), CPU matmul, disk write/read, next to nominal figures."),
 
         // -- training methods (issue 5) --
 

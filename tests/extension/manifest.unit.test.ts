@@ -7,8 +7,9 @@ import * as path from 'node:path';
 import { test } from 'node:test';
 import { commandIds as daemonCommandIds } from '../../colab-vscode/src/commands';
 import { runtimeCommandIds } from '../../colab-vscode/src/runtime/commands';
+import { gpuCommandIds, gpuRequiredSetting } from '../../colab-vscode/src/gpu/gpuCommands';
 
-const commandIds = { ...daemonCommandIds, ...runtimeCommandIds };
+const commandIds = { ...daemonCommandIds, ...runtimeCommandIds, ...gpuCommandIds };
 import { logLevels, settingNames } from '../../colab-vscode/src/settings';
 import { statusViewId } from '../../colab-vscode/src/status/statusView';
 
@@ -27,6 +28,9 @@ test('the palette offers the daemon and runtime commands, and no other command',
     'Colab: Restart Runtime',
     'Colab: Interrupt Execution',
     'Colab: Restart Runtime and Run All',
+    'Colab: Check GPU',
+    'Colab: Show GPU History',
+    'Colab: Benchmark Runtime',
   ]);
   assert.deepEqual(
     manifest.contributes.commands.map((c: { command: string }) => c.command).sort(),
@@ -59,7 +63,8 @@ test('the settings are colab.daemon.path and colab.python (machine scope, empty 
   const config = manifest.contributes.configuration;
   assert.equal(config.title, 'Colab');
   const props = config.properties;
-  assert.deepEqual(Object.keys(props).sort(), [...Object.values(settingNames), gpuPollIntervalSetting].sort());
+  assert.deepEqual(Object.keys(props).sort(), [...Object.values(settingNames), gpuPollIntervalSetting, gpuRequiredSetting].sort());
+  assert.deepEqual(props[gpuRequiredSetting].default, []);
   assert.equal(props[gpuPollIntervalSetting].default, 2000);
   for (const name of [settingNames.daemonPath, settingNames.python]) {
     assert.equal(props[name].type, 'string');

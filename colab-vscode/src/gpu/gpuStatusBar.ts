@@ -38,6 +38,7 @@ export class GpuStatusBar implements Disposable {
   ) {
     this.item = vscodeApi.window.createStatusBarItem(gpuStatusBarItemId, vscodeApi.StatusBarAlignment.Left, -1);
     this.item.name = 'Colab GPU';
+    this.item.command = 'colab.showGpuHistory';
     this.subscriptions = [
       daemon.onNotification<GpuSnapshot>(methods.gpuChanged.name, (s) => this.render(s)),
       daemon.onDidChange(() => void this.sync()),

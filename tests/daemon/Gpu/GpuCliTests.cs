@@ -51,7 +51,7 @@ public sealed class GpuCliTests(FakeNvmlFixture fake)
 
         Assert.True(code == 0, $"exit {code}; stderr: {stderr}");
         Assert.Contains("driver 550.54.15, CUDA 12.4 (via nvml)", stdout);
-        Assert.Matches(@"0\s+NVIDIA A100-SXM4-40GB\s+45%\s+0%\s+1024MiB / 16384MiB\s+54C\s+50W / 300W", stdout);
+        Assert.Matches(@"0\s+NVIDIA A100-SXM4-40GB\s+45%\s+0%\s+1 GB / 16 GB\s+54C\s+50W / 300W", stdout);
         Assert.Matches(@"1\s+Tesla T4", stdout);
         Assert.Contains("Processes:", stdout);
     }

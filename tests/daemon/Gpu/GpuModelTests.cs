@@ -47,7 +47,7 @@ public sealed class GpuModelTests
         Assert.Contains("driver 550.54.15, CUDA 12.4 (via nvml)", text);
         Assert.Contains("NVIDIA A100", text);
         Assert.Contains("45%", text);
-        Assert.Contains("1024MiB / 40960MiB", text);
+        Assert.Contains("1 GB / 40 GB", text);
         Assert.Contains("54C", text);
         Assert.Contains("123W / 400W", text);
         Assert.Contains("0/0", text);
