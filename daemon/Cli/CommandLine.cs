@@ -52,6 +52,7 @@ public static class CommandLine
         // -- gpu commands (issue 4) --
 
         // -- training commands (issue 5) --
+        root.Subcommands.Add(TrainCommand.Create(output));
 
         // -- drive commands (issue 6) --
 
