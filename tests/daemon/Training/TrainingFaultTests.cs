@@ -11,7 +11,7 @@ namespace Colab.Daemon.Tests.Training;
 /// </summary>
 public sealed class TrainingFaultTests
 {
-    private const int Kills = 12;
+    private const int Kills = 10;
 
     [Fact]
     public async Task SigkillAtRandomPoints_ResumedRunIsBitIdentical_AndNoCommittedCheckpointLost()

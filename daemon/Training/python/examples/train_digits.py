@@ -41,10 +41,20 @@ class DigitsCnn(nn.Module):
 
 
 def load_digits():
-    from sklearn.datasets import load_digits as ld
-    d = ld()
-    x = torch.tensor(d.images, dtype=torch.float32).unsqueeze(1) / 16.0
-    y = torch.tensor(d.target, dtype=torch.long)
+    """The 1797 8x8 digits that ship inside scikit-learn, read straight from its bundled CSV
+    (importing sklearn itself costs a second of start-up on every resume)."""
+    import importlib.util
+    spec = importlib.util.find_spec("sklearn")
+    path = os.path.join(os.path.dirname(spec.origin), "datasets", "data", "digits.csv.gz") if spec and spec.origin else None
+    if path and os.path.exists(path):
+        data = np.loadtxt(path, delimiter=",", dtype=np.float32)
+        images, target = data[:, :-1].reshape(-1, 8, 8), data[:, -1].astype(np.int64)
+    else:
+        from sklearn.datasets import load_digits as ld
+        d = ld()
+        images, target = d.images.astype(np.float32), d.target
+    x = torch.tensor(images, dtype=torch.float32).unsqueeze(1) / 16.0
+    y = torch.tensor(target, dtype=torch.long)
     g = torch.Generator().manual_seed(0)
     perm = torch.randperm(len(y), generator=g)
     n_test = len(y) // 5
