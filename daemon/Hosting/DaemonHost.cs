@@ -45,6 +45,7 @@ public static class DaemonHost
         // -- gpu services (issue 4) --
 
         // -- training services (issue 5) --
+        builder.Services.AddSingleton<Colab.Daemon.Training.TrainingService>();
 
         // -- drive services (issue 6) --
 
@@ -67,6 +68,7 @@ public static class DaemonHost
         // -- gpu method groups (issue 4) --
 
         // -- training method groups (issue 5) --
+        services.AddSingleton<IMethodGroup, TrainingMethods>();
 
         // -- drive method groups (issue 6) --
 

@@ -61,6 +61,12 @@ public static class Methods
     // -- gpu names (issue 4) --
 
     // -- training names (issue 5) --
+    public const string TrainStart = "colab/train/start";
+    public const string TrainStatus = "colab/train/status";
+    public const string TrainList = "colab/train/list";
+    public const string TrainStop = "colab/train/stop";
+    public const string TrainLogs = "colab/train/logs";
+    public const string TrainChanged = "colab/train/changed";
 
     // -- drive names (issue 6) --
 
@@ -103,6 +109,12 @@ public static class Methods
         // -- gpu methods (issue 4) --
 
         // -- training methods (issue 5) --
+        new(TrainStart, MethodKind.Request, MethodDirection.ClientToServer, "Starts a supervised, detached training job (a command or the built-in example); answers once its supervisor runs."),
+        new(TrainStatus, MethodKind.Request, MethodDirection.ClientToServer, "One training job: state, restarts, last error and progress from its metrics."),
+        new(TrainList, MethodKind.Request, MethodDirection.ClientToServer, "All training jobs on the daemon's host, including those started before this session."),
+        new(TrainStop, MethodKind.Request, MethodDirection.ClientToServer, "Asks a job to stop: SIGTERM, the grace period for a last checkpoint, then SIGKILL."),
+        new(TrainLogs, MethodKind.Request, MethodDirection.ClientToServer, "A chunk of a job's log from a byte offset (poll with nextOffset to follow)."),
+        new(TrainChanged, MethodKind.Notification, MethodDirection.ServerToClient, "A job whose state or progress changed (epoch/step, loss, samples/s, ETA, restarts)."),
 
         // -- drive methods (issue 6) --
 

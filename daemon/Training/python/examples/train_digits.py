@@ -146,8 +146,10 @@ def main(argv=None):
     with torch.no_grad():
         acc = (model(xte).argmax(1) == yte).float().mean().item()
     digest = weights_sha256(model)
+    loop_s = time.monotonic() - t0
+    rate = (run.step - start_step) / loop_s if loop_s > 0 else 0.0
     run.done(accuracy=round(acc, 4))
-    print(f"done: accuracy {acc:.4f} weights sha256 {digest}", flush=True)
+    print(f"done: accuracy {acc:.4f} steps/s {rate:.2f} weights sha256 {digest}", flush=True)
     if a.final:
         with open(a.final, "w") as f:
             f.write(digest + "\n")
