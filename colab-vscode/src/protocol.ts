@@ -53,6 +53,7 @@ export const methods = {
   trainStop: { name: 'colab/train/stop', kind: 'request', direction: 'clientToServer' },
   trainLogs: { name: 'colab/train/logs', kind: 'request', direction: 'clientToServer' },
   trainChanged: { name: 'colab/train/changed', kind: 'notification', direction: 'serverToClient' },
+  trainMetrics: { name: 'colab/train/metrics', kind: 'request', direction: 'clientToServer' },
 
   // -- drive methods (issue 6) --
 
@@ -331,6 +332,13 @@ export interface TrainJobInfo {
   progress?: TrainProgress;
   startedAt: string;
   updatedAt: string;
+}
+export interface TrainListResult {
+  jobs: TrainJobInfo[];
+}
+export interface TrainMetricsResult {
+  records: Record<string, number>[];
+  nextOffset: number;
 }
 export interface TrainLogsResult {
   text: string;

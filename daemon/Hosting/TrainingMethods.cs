@@ -25,6 +25,7 @@ internal sealed class TrainingMethods(TrainingService training) : IMethodGroup
             return Task.FromResult(training.Info(p.JobId));
         }));
         connection.OnRequest(Methods.TrainLogs, json.TrainLogsParams, json.TrainLogsResult, (p, _) => Guard(() => Task.FromResult(training.Logs(p))));
+        connection.OnRequest(Methods.TrainMetrics, json.TrainMetricsParams, json.TrainMetricsResult, (p, _) => Guard(() => Task.FromResult(training.Metrics(p))));
         _ = Task.Run(() => WatchAsync(connection, connection.Closed));
     }
 

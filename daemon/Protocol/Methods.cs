@@ -67,6 +67,7 @@ public static class Methods
     public const string TrainStop = "colab/train/stop";
     public const string TrainLogs = "colab/train/logs";
     public const string TrainChanged = "colab/train/changed";
+    public const string TrainMetrics = "colab/train/metrics";
 
     // -- drive names (issue 6) --
 
@@ -115,6 +116,7 @@ public static class Methods
         new(TrainStop, MethodKind.Request, MethodDirection.ClientToServer, "Asks a job to stop: SIGTERM, the grace period for a last checkpoint, then SIGKILL."),
         new(TrainLogs, MethodKind.Request, MethodDirection.ClientToServer, "A chunk of a job's log from a byte offset (poll with nextOffset to follow)."),
         new(TrainChanged, MethodKind.Notification, MethodDirection.ServerToClient, "A job whose state or progress changed (epoch/step, loss, samples/s, ETA, restarts)."),
+        new(TrainMetrics, MethodKind.Request, MethodDirection.ClientToServer, "A job's metrics records (numeric fields of each JSON line) from a byte offset, for the curves."),
 
         // -- drive methods (issue 6) --
 

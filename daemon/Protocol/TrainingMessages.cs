@@ -46,6 +46,11 @@ public sealed record TrainJobInfo(
 
 public sealed record TrainListResult(IReadOnlyList<TrainJobInfo> Jobs);
 
+/// <summary><c>colab/train/metrics</c>: the metrics lines from a byte offset (the numeric fields of each; at most 4 MiB read per call).</summary>
+public sealed record TrainMetricsParams(string JobId, long Offset = 0);
+
+public sealed record TrainMetricsResult(IReadOnlyList<Dictionary<string, double>> Records, long NextOffset);
+
 [JsonSourceGenerationOptions(
     PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase,
     DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
@@ -59,4 +64,6 @@ public sealed record TrainListResult(IReadOnlyList<TrainJobInfo> Jobs);
 [JsonSerializable(typeof(TrainJobInfo))]
 [JsonSerializable(typeof(TrainListResult))]
 [JsonSerializable(typeof(EmptyParams))]
+[JsonSerializable(typeof(TrainMetricsParams))]
+[JsonSerializable(typeof(TrainMetricsResult))]
 public sealed partial class TrainingProtocolJson : JsonSerializerContext;

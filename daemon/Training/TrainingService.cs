@@ -102,6 +102,64 @@ public sealed class TrainingService
         return new TrainLogsResult(Encoding.UTF8.GetString(buffer, 0, end), offset + end, ended && !more);
     }
 
+    /// <summary>Whole metrics lines from <paramref name="p"/>.Offset: the finite numeric fields of each JSON object line; a partial last line waits for the next call.</summary>
+    public TrainMetricsResult Metrics(TrainMetricsParams p)
+    {
+        if (p.Offset < 0)
+        {
+            throw new TrainingException("Invalid params: offset must be ≥ 0");
+        }
+        var path = Path.Combine(Jobs.DirectoryOf(p.JobId), TrainingJobs.MetricsFile);
+        _ = Jobs.ReadStatus(p.JobId);
+        if (!File.Exists(path))
+        {
+            return new TrainMetricsResult([], 0);
+        }
+        using var f = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+        var offset = Math.Min(p.Offset, f.Length);
+        f.Seek(offset, SeekOrigin.Begin);
+        var buffer = new byte[(int)Math.Min(4 << 20, f.Length - offset)];
+        var n = f.ReadAtLeast(buffer, buffer.Length, throwOnEndOfStream: false);
+        var lastNewline = Array.LastIndexOf(buffer, (byte)'\n', Math.Max(0, n - 1));
+        if (n == 0 || lastNewline < 0)
+        {
+            return new TrainMetricsResult([], offset);
+        }
+        var records = new List<Dictionary<string, double>>();
+        foreach (var line in Encoding.UTF8.GetString(buffer, 0, lastNewline + 1).Split('\n'))
+        {
+            if (line.Length < 2 || line[0] != '{')
+            {
+                continue;
+            }
+            try
+            {
+                using var doc = JsonDocument.Parse(line);
+                if (doc.RootElement.ValueKind != JsonValueKind.Object)
+                {
+                    continue;
+                }
+                var r = new Dictionary<string, double>(StringComparer.Ordinal);
+                foreach (var prop in doc.RootElement.EnumerateObject())
+                {
+                    if (prop.Value.ValueKind == JsonValueKind.Number && prop.Value.TryGetDouble(out var d) && double.IsFinite(d) && prop.Name.Length <= 64 && r.Count < 64)
+                    {
+                        r[prop.Name] = d;
+                    }
+                }
+                if (r.Count > 0)
+                {
+                    records.Add(r);
+                }
+            }
+            catch (JsonException)
+            {
+                // a worker's malformed line is skipped
+            }
+        }
+        return new TrainMetricsResult(records, offset + lastNewline + 1);
+    }
+
     /// <summary>The newest value of each figure in the last 256 KiB of the metrics file; malformed lines are skipped.</summary>
     public static TrainProgress? ReadProgress(string path)
     {

@@ -7,8 +7,9 @@ import * as path from 'node:path';
 import { test } from 'node:test';
 import { commandIds as daemonCommandIds } from '../../colab-vscode/src/commands';
 import { runtimeCommandIds } from '../../colab-vscode/src/runtime/commands';
+import { trainingCommandIds, trainTaskType } from '../../colab-vscode/src/training/training';
 
-const commandIds = { ...daemonCommandIds, ...runtimeCommandIds };
+const commandIds = { ...daemonCommandIds, ...runtimeCommandIds, ...trainingCommandIds };
 import { logLevels, settingNames } from '../../colab-vscode/src/settings';
 import { statusViewId } from '../../colab-vscode/src/status/statusView';
 
@@ -27,6 +28,9 @@ test('the palette offers the daemon and runtime commands, and no other command',
     'Colab: Restart Runtime',
     'Colab: Interrupt Execution',
     'Colab: Restart Runtime and Run All',
+    'Colab: Start Training…',
+    'Colab: Try the Training Example',
+    'Colab: Show Training Metrics',
   ]);
   assert.deepEqual(
     manifest.contributes.commands.map((c: { command: string }) => c.command).sort(),
@@ -40,6 +44,7 @@ test('the extension activates on Jupyter notebooks, the Status view and each of 
     'onNotebook:jupyter-notebook',
     `onView:${statusViewId}`,
     ...Object.values(commandIds).map((id) => `onCommand:${id}`),
+    `onTaskType:${trainTaskType}`,
   ]);
   assert.equal(manifest.main, './dist/extension.js');
   assert.deepEqual(manifest.extensionKind, ['workspace']);

@@ -36,6 +36,13 @@ public sealed class TrainingMethodsTests
             Assert.Equal(0.9, progress.GetProperty("accuracy").GetDouble());
             Assert.Equal(120.5, progress.GetProperty("samplesPerSecond").GetDouble());
 
+            var metrics = (await daemon.RequestAsync(Methods.TrainMetrics, $$"""{"jobId":"{{id}}"}""")).GetProperty("result");
+            var records = metrics.GetProperty("records").EnumerateArray().ToList();
+            Assert.Equal(2, records.Count); // the malformed line in between is skipped
+            Assert.Contains(records, r => r.TryGetProperty("loss", out var l) && l.GetDouble() == 0.5);
+            Assert.Contains(records, r => r.TryGetProperty("accuracy", out var a) && a.GetDouble() == 0.9);
+            Assert.Equal(new FileInfo(Path.Combine(root, id, "metrics.jsonl")).Length, metrics.GetProperty("nextOffset").GetInt64());
+
             var logs = await daemon.RequestAsync(Methods.TrainLogs, $$"""{"jobId":"{{id}}"}""");
             var text = logs.GetProperty("result").GetProperty("text").GetString()!;
             Assert.Contains("hello from the worker é", text, StringComparison.Ordinal);
