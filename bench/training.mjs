@@ -16,7 +16,7 @@ import { fileURLToPath } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const arg = (name, dflt) => { const i = process.argv.indexOf(name); return i > 0 ? Number(process.argv[i + 1]) : dflt; };
-const rounds = arg('--rounds', 15), epochs = arg('--epochs', 20), runs = arg('--runs', 3);
+const rounds = arg('--rounds', 21), epochs = arg('--epochs', 10), runs = arg('--runs', 5);
 const python = process.env.COLAB_PYTHON || '/usr/bin/python3';
 const colab = path.join(root, 'daemon', 'bin', 'Release', 'net10.0', 'colab');
 const example = path.join(root, 'daemon', 'Training', 'python', 'examples', 'train_digits.py');
@@ -32,8 +32,9 @@ for (let i = 0; i < runs; i++) { // interleaved
 }
 const median = (a) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)];
 const f = (x) => x.toFixed(2);
-console.log(`checkpoint payload ${(ck.bytes / 1e6).toFixed(2)} MB, ${ck.rounds} rounds, medians`);
+console.log(`checkpoint payload ${(ck.bytes / 1e6).toFixed(2)} MB, ${ck.rounds} rounds, medians (load average ${ck.loadavg.toFixed(1)} on ${os.cpus().length} CPUs)`.replace(/^checkpoint/, 'checkpoint'));
 console.log(`  save    colab_resume ${f(ck.median_ms.ours_save)} ms   torch.save ${f(ck.median_ms.plain_save)} ms   ratio ${f(ck.save_ratio)}x (target <= 1.1)`);
+console.log(`          vs torch.save + fsync + rename + dir fsync ${f(ck.median_ms.durable_save)} ms   ratio ${f(ck.durable_save_ratio)}x`);
 console.log(`  resume  colab_resume ${f(ck.median_ms.ours_load)} ms   torch.load ${f(ck.median_ms.plain_load)} ms   ratio ${f(ck.load_ratio)}x (target <= 1.1)`);
 console.log(`example ${epochs} epochs on CPU, ${runs} runs each, median steps/s`);
 console.log(`  supervised ${f(median(supervised))}   bare ${f(median(bare))}   ratio ${f(median(supervised) / median(bare))}x (target >= 0.98)`);
