@@ -81,6 +81,41 @@ public sealed class TrainingFaultTests
         Assert.Contains("resuming from", log, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task Stop_WorkerCheckpointsAtNextStepAndExits_ResumeFinishesBitIdentical()
+    {
+        string[] exampleArgs = ["--epochs", "1", "--width", "8", "--seed", "11"];
+        var baselineDir = TempDirectory("stopbase");
+        var baseline = await RunPythonAsync([ExampleScript, .. exampleArgs, "--final", Path.Combine(baselineDir, "final")]);
+        Assert.True(baseline.Code == 0, baseline.Stderr);
+
+        var root = TempDirectory("stopresume");
+        var jobs = new TrainingJobs(root);
+        var final = Path.Combine(root, "final");
+        // A long checkpoint interval: the only checkpoint before the end is the one SIGTERM asks for.
+        var start = await ColabAsync(root, ["train", "start", "--id", "graceful", "--checkpoint-every", "1000", "--grace", "60",
+            "--", PythonPath, ExampleScript, .. exampleArgs, "--step-delay", "0.05", "--final", final]);
+        Assert.True(start.Code == 0, start.Stderr);
+        var metrics = Path.Combine(root, "graceful", "metrics.jsonl");
+        await PollAsync(() => File.Exists(metrics) && File.ReadAllLines(metrics).Length >= 5 ? "" : null, "a few steps");
+        var stop = await ColabAsync(root, "train", "stop", "graceful");
+        Assert.True(stop.Code == 0, stop.Stderr);
+        Assert.Equal(TrainingStates.Stopped, jobs.ReadStatus("graceful").State);
+        Assert.Equal(0, jobs.ReadStatus("graceful").LastExitCode);
+        var log = File.ReadAllText(Path.Combine(root, "graceful", "worker.log"));
+        var m = System.Text.RegularExpressions.Regex.Match(log, @"stop requested: checkpointed at step (\d+), exiting");
+        Assert.True(m.Success, log);
+        var store = new CheckpointStore(Path.Combine(root, "graceful", "checkpoints"), "colab-example-digits-cnn");
+        Assert.Equal(long.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture), store.OpenNewest()!.Value.Entry.Step);
+        Assert.False(File.Exists(final));
+
+        var resume = await ColabAsync(root, "train", "resume", "graceful");
+        Assert.True(resume.Code == 0, resume.Stderr);
+        var done = await PollAsync(() => jobs.ReadStatus("graceful") is { } st && TrainingStates.IsFinal(st.State) ? st : null, "the resumed run", TimeSpan.FromMinutes(2));
+        Assert.True(done.State == TrainingStates.Succeeded, $"{done.State}: {done.LastError}");
+        Assert.Equal(File.ReadAllText(Path.Combine(baselineDir, "final")), File.ReadAllText(final));
+    }
+
     private static long Newest(CheckpointStore store)
     {
         try
