@@ -37,7 +37,16 @@ internal sealed class TrainingMethods(TrainingService training) : IMethodGroup
         {
             while (!closed.IsCancellationRequested)
             {
-                foreach (var job in training.List())
+                IReadOnlyList<TrainJobInfo> jobs;
+                try
+                {
+                    jobs = training.List();
+                }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+                {
+                    jobs = []; // the jobs folder is unreadable this second; try again on the next tick
+                }
+                foreach (var job in jobs)
                 {
                     var seen = last.TryGetValue(job.Id, out var before);
                     last[job.Id] = job;
