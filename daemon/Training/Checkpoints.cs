@@ -160,12 +160,28 @@ public sealed partial class CheckpointStore
         {
             TryDelete(Path.Combine(Directory, old.File)); // only after the manifest no longer names it
         }
+        Sweep(entry, manifest.Checkpoints.Select(c => c.File).Append(entry.File).ToHashSet(StringComparer.Ordinal));
         return entry;
     }
 
     /// <summary>Convenience for in-memory payloads.</summary>
     public Task<CheckpointEntry> CommitAsync(long step, long epoch, ReadOnlyMemory<byte> payload, CancellationToken cancellationToken = default)
         => CommitAsync(step, epoch, (s, ct) => s.WriteAsync(payload, ct).AsTask(), cancellationToken);
+
+    /// <summary>Removes what a killed writer left: other processes' temp files, payloads no manifest names (same rule as colab_resume.py).</summary>
+    private void Sweep(CheckpointEntry committed, HashSet<string> named)
+    {
+        var own = $".tmp-{Environment.ProcessId}";
+        foreach (var path in System.IO.Directory.EnumerateFiles(Directory))
+        {
+            var n = Path.GetFileName(path);
+            var temp = (n.StartsWith("." + Prefix, StringComparison.Ordinal) || n.StartsWith("." + ManifestName, StringComparison.Ordinal)) && n.Contains(".tmp-", StringComparison.Ordinal);
+            if ((temp && !n.EndsWith(own, StringComparison.Ordinal)) || (ValidName(n) && !named.Contains(n) && n != committed.File))
+            {
+                TryDelete(path);
+            }
+        }
+    }
 
     private void EnsureWritableDirectory()
     {

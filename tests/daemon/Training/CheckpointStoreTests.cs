@@ -45,6 +45,21 @@ public sealed class CheckpointStoreTests
     }
 
     [Fact]
+    public async Task Commit_SweepsWhatAKilledWriterLeft()
+    {
+        var dir = TempDirectory("sweep");
+        var store = new CheckpointStore(dir, "m");
+        await store.CommitAsync(1, 0, Payload(1));
+        File.WriteAllText(Path.Combine(dir, ".ckpt-0000000002.pt.tmp-999999"), "half");
+        File.WriteAllText(Path.Combine(dir, ".manifest.json.tmp-999999"), "{");
+        File.WriteAllText(Path.Combine(dir, "ckpt-0000000002.pt"), "renamed, never named by a manifest");
+        File.WriteAllText(Path.Combine(dir, "notes.txt"), "the user's");
+        await store.CommitAsync(3, 0, Payload(3));
+        Assert.Equal(["ckpt-0000000001.pt", "ckpt-0000000003.pt", "manifest.json", "notes.txt"],
+            Directory.GetFiles(dir).Select(Path.GetFileName).Order(StringComparer.Ordinal));
+    }
+
+    [Fact]
     public void OpenNewest_EmptyDirectory_ReturnsNull()
         => Assert.Null(new CheckpointStore(TempDirectory("empty"), "m").OpenNewest());
 
