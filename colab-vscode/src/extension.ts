@@ -16,6 +16,7 @@ import { offerRestartOnChange, readSettings } from './settings';
 import { StatusBar } from './status/statusBar';
 import { StatusDocument } from './status/statusDocument';
 import { StatusView, statusViewId } from './status/statusView';
+import { TrainingController, trainingCommandIds, trainTaskType } from './training/training';
 
 let daemon: DaemonClient | undefined;
 
@@ -77,6 +78,14 @@ export function activate(context: vscode.ExtensionContext): void {
   );
 
   // -- training wiring (issue 5) --
+  const training = new TrainingController(vscode, client);
+  context.subscriptions.push(
+    training,
+    vscode.tasks.registerTaskProvider(trainTaskType, training.taskProvider()),
+    vscode.commands.registerCommand(trainingCommandIds.startTraining, () => training.startTraining()),
+    vscode.commands.registerCommand(trainingCommandIds.tryTrainingExample, () => training.tryExample()),
+    vscode.commands.registerCommand(trainingCommandIds.showTrainingMetrics, (jobId?: string) => training.showMetrics(typeof jobId === 'string' ? jobId : undefined)),
+  );
 
   // -- drive wiring (issue 6) --
 

@@ -52,6 +52,13 @@ export const methods = {
   gpuBenchmark: { name: 'colab/gpu/benchmark', kind: 'request', direction: 'clientToServer' },
 
   // -- training methods (issue 5) --
+  trainStart: { name: 'colab/train/start', kind: 'request', direction: 'clientToServer' },
+  trainStatus: { name: 'colab/train/status', kind: 'request', direction: 'clientToServer' },
+  trainList: { name: 'colab/train/list', kind: 'request', direction: 'clientToServer' },
+  trainStop: { name: 'colab/train/stop', kind: 'request', direction: 'clientToServer' },
+  trainLogs: { name: 'colab/train/logs', kind: 'request', direction: 'clientToServer' },
+  trainChanged: { name: 'colab/train/changed', kind: 'notification', direction: 'serverToClient' },
+  trainMetrics: { name: 'colab/train/metrics', kind: 'request', direction: 'clientToServer' },
 
   // -- drive methods (issue 6) --
 
@@ -389,6 +396,52 @@ export interface RuntimeBenchmarkResult {
 }
 
 // ---- training types (issue 5) ----
+export interface TrainStartParams {
+  command?: string[];
+  example?: boolean;
+  epochs?: number;
+  workingDirectory?: string;
+  checkpointDirectory?: string;
+  maxRestarts?: number;
+  keep?: number;
+  checkpointEvery?: number;
+  graceSeconds?: number;
+}
+export interface TrainProgress {
+  step?: number;
+  totalSteps?: number;
+  epoch?: number;
+  loss?: number;
+  accuracy?: number;
+  samplesPerSecond?: number;
+  etaSeconds?: number;
+}
+export interface TrainJobInfo {
+  id: string;
+  state: 'starting' | 'running' | 'restarting' | 'succeeded' | 'failed' | 'stopped' | 'lost';
+  restarts: number;
+  maxRestarts: number;
+  workerPid?: number;
+  lastExitCode?: number;
+  lastError?: string;
+  command: string[];
+  checkpointDirectory: string;
+  progress?: TrainProgress;
+  startedAt: string;
+  updatedAt: string;
+}
+export interface TrainListResult {
+  jobs: TrainJobInfo[];
+}
+export interface TrainMetricsResult {
+  records: Record<string, number>[];
+  nextOffset: number;
+}
+export interface TrainLogsResult {
+  text: string;
+  nextOffset: number;
+  ended: boolean;
+}
 
 // ---- drive types (issue 6) ----
 

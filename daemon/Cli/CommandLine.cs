@@ -53,6 +53,7 @@ public static class CommandLine
         GpuCommand.Extend(gpu, gpuJson, output);
 
         // -- training commands (issue 5) --
+        root.Subcommands.Add(TrainCommand.Create(output));
 
         // -- drive commands (issue 6) --
 

@@ -47,6 +47,7 @@ public static class DaemonHost
         builder.Services.AddSingleton<RuntimeBenchmark>();
 
         // -- training services (issue 5) --
+        builder.Services.AddSingleton<Colab.Daemon.Training.TrainingService>();
 
         // -- drive services (issue 6) --
 
@@ -72,6 +73,7 @@ public static class DaemonHost
         services.AddSingleton<IMethodGroup, GpuMethods>();
 
         // -- training method groups (issue 5) --
+        services.AddSingleton<IMethodGroup, TrainingMethods>();
 
         // -- drive method groups (issue 6) --
 

@@ -66,6 +66,13 @@ public static class Methods
     public const string GpuBenchmark = "colab/gpu/benchmark";
 
     // -- training names (issue 5) --
+    public const string TrainStart = "colab/train/start";
+    public const string TrainStatus = "colab/train/status";
+    public const string TrainList = "colab/train/list";
+    public const string TrainStop = "colab/train/stop";
+    public const string TrainLogs = "colab/train/logs";
+    public const string TrainChanged = "colab/train/changed";
+    public const string TrainMetrics = "colab/train/metrics";
 
     // -- drive names (issue 6) --
 
@@ -113,6 +120,13 @@ public static class Methods
         new(GpuBenchmark, MethodKind.Request, MethodDirection.ClientToServer, "Measures a runtime: GPU matmul TFLOP/s and memory bandwidth (PyTorch), CPU matmul, disk write/read, next to nominal figures."),
 
         // -- training methods (issue 5) --
+        new(TrainStart, MethodKind.Request, MethodDirection.ClientToServer, "Starts a supervised, detached training job (a command or the built-in example); answers once its supervisor runs."),
+        new(TrainStatus, MethodKind.Request, MethodDirection.ClientToServer, "One training job: state, restarts, last error and progress from its metrics."),
+        new(TrainList, MethodKind.Request, MethodDirection.ClientToServer, "All training jobs on the daemon's host, including those started before this session."),
+        new(TrainStop, MethodKind.Request, MethodDirection.ClientToServer, "Asks a job to stop: SIGTERM, the grace period for a last checkpoint, then SIGKILL."),
+        new(TrainLogs, MethodKind.Request, MethodDirection.ClientToServer, "A chunk of a job's log from a byte offset (poll with nextOffset to follow)."),
+        new(TrainChanged, MethodKind.Notification, MethodDirection.ServerToClient, "A job whose state or progress changed (epoch/step, loss, samples/s, ETA, restarts)."),
+        new(TrainMetrics, MethodKind.Request, MethodDirection.ClientToServer, "A job's metrics records (numeric fields of each JSON line) from a byte offset, for the curves."),
 
         // -- drive methods (issue 6) --
 

@@ -9,7 +9,9 @@ import { commandIds as daemonCommandIds } from '../../colab-vscode/src/commands'
 import { runtimeCommandIds } from '../../colab-vscode/src/runtime/commands';
 import { gpuCommandIds, gpuRequiredSetting } from '../../colab-vscode/src/gpu/gpuCommands';
 
-const commandIds = { ...daemonCommandIds, ...runtimeCommandIds, ...gpuCommandIds };
+import { trainingCommandIds, trainTaskType } from '../../colab-vscode/src/training/training';
+
+const commandIds = { ...daemonCommandIds, ...runtimeCommandIds, ...gpuCommandIds, ...trainingCommandIds };
 import { logLevels, settingNames } from '../../colab-vscode/src/settings';
 import { statusViewId } from '../../colab-vscode/src/status/statusView';
 
@@ -31,6 +33,9 @@ test('the palette offers the daemon and runtime commands, and no other command',
     'Colab: Check GPU',
     'Colab: Show GPU History',
     'Colab: Benchmark Runtime',
+    'Colab: Start Training…',
+    'Colab: Try the Training Example',
+    'Colab: Show Training Metrics',
   ]);
   assert.deepEqual(
     manifest.contributes.commands.map((c: { command: string }) => c.command).sort(),
@@ -44,6 +49,7 @@ test('the extension activates on Jupyter notebooks, the Status view and each of 
     'onNotebook:jupyter-notebook',
     `onView:${statusViewId}`,
     ...Object.values(commandIds).map((id) => `onCommand:${id}`),
+    `onTaskType:${trainTaskType}`,
   ]);
   assert.equal(manifest.main, './dist/extension.js');
   assert.deepEqual(manifest.extensionKind, ['workspace']);

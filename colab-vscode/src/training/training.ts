@@ -1,0 +1,252 @@
+// Training jobs in the editor: the colab-train task type (a pseudoterminal that streams the
+// job's log), Colab: Start Training / Try the Training Example / Show Training Metrics, a
+// status bar item while a job runs, and a notification when one ends. The jobs themselves
+// run detached under the daemon's supervisor (docs/training.md); this only dispatches.
+
+import type * as vscode from 'vscode';
+import type { Disposable, Event } from '../events';
+import { methods, type TrainJobInfo, type TrainListResult, type TrainLogsResult, type TrainMetricsResult, type TrainStartParams } from '../protocol';
+import { doneMessage, metricsHtml, splitCommand, trainingStatusText, trainingTooltip, type MetricRecord } from './trainingText';
+
+export const trainingCommandIds = {
+  startTraining: 'colab.startTraining',
+  tryTrainingExample: 'colab.tryTrainingExample',
+  showTrainingMetrics: 'colab.showTrainingMetrics',
+} as const;
+export const trainTaskType = 'colab-train';
+export const trainingStatusBarItemId = 'colab.trainingStatus';
+
+export interface TrainingDaemon {
+  request<R>(method: string, params?: unknown): Promise<R>;
+  onNotification<P>(method: string, listener: (params: P) => void): Disposable;
+}
+
+/** What a colab-train task in tasks.json may say. */
+export interface TrainTaskDefinition extends vscode.TaskDefinition {
+  type: 'colab-train';
+  command?: string | string[];
+  example?: boolean;
+  epochs?: number;
+  checkpointDir?: string;
+  maxRestarts?: number;
+  checkpointEvery?: number;
+}
+
+const final = new Set(['succeeded', 'failed', 'stopped', 'lost']);
+
+export function isFinal(job: TrainJobInfo): boolean {
+  return final.has(job.state);
+}
+
+/** tasks.json definition → colab/train/start params; throws a message for the user on a bad definition. */
+export function startParamsOf(def: TrainTaskDefinition, cwd: string | undefined): TrainStartParams {
+  if (def.example) return { example: true, epochs: def.epochs };
+  const argv = typeof def.command === 'string' ? splitCommand(def.command) : Array.isArray(def.command) ? def.command.map(String) : [];
+  if (argv.length === 0) throw new Error('a colab-train task needs "command" (e.g. "python3 train.py") or "example": true');
+  return {
+    command: argv,
+    workingDirectory: cwd,
+    checkpointDirectory: def.checkpointDir,
+    maxRestarts: def.maxRestarts,
+    checkpointEvery: def.checkpointEvery,
+  };
+}
+
+type Api = Pick<typeof vscode, 'window' | 'workspace' | 'StatusBarAlignment' | 'tasks' | 'Task' | 'TaskScope' | 'CustomExecution' | 'ViewColumn' | 'EventEmitter'>;
+
+export class TrainingController implements Disposable {
+  private readonly jobs = new Map<string, TrainJobInfo>();
+  private readonly item: vscode.StatusBarItem;
+  private readonly subscriptions: Disposable[] = [];
+  private panel: { panel: vscode.WebviewPanel; jobId: string; records: MetricRecord[]; offset: number; timer: ReturnType<typeof setInterval> } | undefined;
+
+  constructor(
+    private readonly api: Api,
+    private readonly daemon: TrainingDaemon,
+    private readonly pollMs = 500,
+  ) {
+    this.item = api.window.createStatusBarItem(trainingStatusBarItemId, api.StatusBarAlignment.Left, -2);
+    this.item.name = 'Colab Training';
+    this.item.command = trainingCommandIds.showTrainingMetrics;
+    this.subscriptions.push(daemon.onNotification<TrainJobInfo>(methods.trainChanged.name, (job) => this.changed(job)));
+  }
+
+  /** A job changed: remember it, redraw the status bar, tell the user when one this window watched has ended. */
+  changed(job: TrainJobInfo): void {
+    const before = this.jobs.get(job.id);
+    this.jobs.set(job.id, job);
+    this.render();
+    if (isFinal(job) && (!before || !isFinal(before))) {
+      const m = doneMessage(job);
+      const shown = m.kind === 'info' ? this.api.window.showInformationMessage(m.text, 'Show Metrics') : this.api.window.showErrorMessage(m.text, 'Show Metrics');
+      void Promise.resolve(shown).then((pick) => {
+        if (pick === 'Show Metrics') void this.showMetrics(job.id);
+      });
+    }
+  }
+
+  render(): void {
+    const running = [...this.jobs.values()].filter((j) => !isFinal(j));
+    if (running.length === 0) {
+      this.item.hide();
+      return;
+    }
+    const job = running.sort((a, b) => b.updatedAt.localeCompare(a.updatedAt))[0];
+    this.item.text = trainingStatusText(job) + (running.length > 1 ? ` (+${running.length - 1})` : '');
+    this.item.tooltip = trainingTooltip(job);
+    this.item.show();
+  }
+
+  async start(params: TrainStartParams): Promise<TrainJobInfo> {
+    const job = await this.daemon.request<TrainJobInfo>(methods.trainStart.name, params);
+    this.changed(job);
+    return job;
+  }
+
+  /** Colab: Start Training — asks for the command, runs it as a colab-train task so its log streams to a terminal. */
+  async startTraining(): Promise<void> {
+    const line = await this.api.window.showInputBox({ prompt: 'Training command (run detached and resumable on the daemon\'s host)', placeHolder: 'python3 train.py --epochs 10' });
+    if (!line) return;
+    let argv: string[];
+    try {
+      argv = splitCommand(line);
+    } catch (e) {
+      void this.api.window.showErrorMessage(String((e as Error).message));
+      return;
+    }
+    if (argv.length === 0) return;
+    await this.api.tasks.executeTask(this.task({ type: trainTaskType, command: argv }, `train: ${argv.join(' ')}`));
+  }
+
+  async tryExample(): Promise<void> {
+    await this.api.tasks.executeTask(this.task({ type: trainTaskType, example: true }, 'train: built-in digits example'));
+  }
+
+  task(def: TrainTaskDefinition, name: string): vscode.Task {
+    const cwd = this.api.workspace.workspaceFolders?.[0]?.uri.fsPath;
+    return new this.api.Task(def, this.api.TaskScope.Workspace, name, 'colab', new this.api.CustomExecution(async (resolved) =>
+      new TrainTerminal(this.api, this, this.daemon, startParamsOf(resolved as TrainTaskDefinition, cwd), this.pollMs)));
+  }
+
+  taskProvider(): vscode.TaskProvider {
+    return {
+      provideTasks: () => [this.task({ type: trainTaskType, example: true }, 'built-in digits example')],
+      resolveTask: (t: vscode.Task) => this.task(t.definition as TrainTaskDefinition, t.name),
+    };
+  }
+
+  /** Colab: Show Training Metrics — live SVG curves of every scalar the job logs. */
+  async showMetrics(jobId?: string): Promise<void> {
+    let id = jobId;
+    if (!id) {
+      const list = (await this.daemon.request<TrainListResult>(methods.trainList.name, {})).jobs;
+      list.forEach((j) => this.jobs.set(j.id, j));
+      if (list.length === 0) {
+        void this.api.window.showInformationMessage('No training jobs yet. Try "Colab: Try the Training Example".');
+        return;
+      }
+      const newest = [...list].sort((a, b) => b.startedAt.localeCompare(a.startedAt));
+      id = newest.length === 1 ? newest[0].id : (await this.api.window.showQuickPick(newest.map((j) => ({ label: j.id, description: j.state }))))?.label;
+      if (!id) return;
+    }
+    this.panel?.panel.dispose();
+    const panel = this.api.window.createWebviewPanel('colab.trainingMetrics', `Training ${id}`, this.api.ViewColumn.Beside, { enableScripts: false });
+    const state = { panel, jobId: id, records: [] as MetricRecord[], offset: 0, timer: setInterval(() => void this.refresh(), 2000) };
+    this.panel = state;
+    panel.onDidDispose(() => {
+      clearInterval(state.timer);
+      if (this.panel === state) this.panel = undefined;
+    });
+    await this.refresh();
+  }
+
+  async refresh(): Promise<void> {
+    const p = this.panel;
+    if (!p) return;
+    try {
+      const r = await this.daemon.request<TrainMetricsResult>(methods.trainMetrics.name, { jobId: p.jobId, offset: p.offset });
+      p.records.push(...r.records);
+      p.offset = r.nextOffset;
+      p.panel.webview.html = metricsHtml(this.jobs.get(p.jobId), p.records, p.panel.webview.cspSource);
+      const job = this.jobs.get(p.jobId);
+      if (job && isFinal(job) && r.records.length === 0) clearInterval(p.timer); // kept on screen after the run
+    } catch {
+      // the daemon restarts: the next tick asks again
+    }
+  }
+
+  dispose(): void {
+    this.panel?.panel.dispose();
+    this.subscriptions.forEach((s) => s.dispose());
+    this.item.dispose();
+  }
+}
+
+/** The task's terminal: starts the job, then streams its log until it ends. Closing it stops following, not the detached job. */
+export class TrainTerminal implements vscode.Pseudoterminal {
+  private readonly writer: vscode.EventEmitter<string>;
+  private readonly closer: vscode.EventEmitter<number>;
+  readonly onDidWrite: Event<string>;
+  readonly onDidClose: Event<number>;
+  private closed = false;
+
+  constructor(
+    api: Pick<typeof vscode, 'EventEmitter'>,
+    private readonly controller: TrainingController,
+    private readonly daemon: TrainingDaemon,
+    private readonly params: TrainStartParams,
+    private readonly pollMs: number,
+  ) {
+    this.writer = new api.EventEmitter<string>();
+    this.closer = new api.EventEmitter<number>();
+    this.onDidWrite = this.writer.event;
+    this.onDidClose = this.closer.event;
+  }
+
+  open(): void {
+    void this.run();
+  }
+
+  close(): void {
+    this.closed = true;
+  }
+
+  private write(text: string): void {
+    this.writer.fire(text.replace(/\r?\n/g, '\r\n'));
+  }
+
+  async run(): Promise<number> {
+    let job: TrainJobInfo;
+    try {
+      job = await this.controller.start(this.params);
+    } catch (e) {
+      this.write(`Could not start the training job: ${(e as Error).message}\n`);
+      this.closer.fire(1);
+      return 1;
+    }
+    this.write(`Training job ${job.id} (detached: it keeps running if this terminal or VS Code closes; stop it with "colab train stop ${job.id}")\n`);
+    let offset = 0;
+    while (!this.closed) {
+      let chunk: TrainLogsResult;
+      try {
+        chunk = await this.daemon.request<TrainLogsResult>(methods.trainLogs.name, { jobId: job.id, offset });
+      } catch {
+        await new Promise((r) => setTimeout(r, this.pollMs * 4));
+        continue;
+      }
+      if (chunk.text) this.write(chunk.text);
+      offset = chunk.nextOffset;
+      if (chunk.ended) {
+        const info = await this.daemon.request<TrainJobInfo>(methods.trainStatus.name, { jobId: job.id });
+        this.controller.changed(info);
+        const m = doneMessage(info);
+        this.write(`\n${m.text}\n`);
+        const code = info.state === 'succeeded' ? 0 : 1;
+        this.closer.fire(code);
+        return code;
+      }
+      if (!chunk.text) await new Promise((r) => setTimeout(r, this.pollMs));
+    }
+    return 0;
+  }
+}

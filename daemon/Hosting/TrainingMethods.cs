@@ -1,0 +1,88 @@
+using Colab.Daemon.JsonRpc;
+using Colab.Daemon.Protocol;
+using Colab.Daemon.Training;
+
+namespace Colab.Daemon.Hosting;
+
+/// <summary>
+/// <c>colab/train/*</c>: start, status, list, stop, logs; and <c>colab/train/changed</c> whenever a
+/// job's status or progress changes (the job directories are read once a second while any job is
+/// not final — the supervisors are separate processes, so reading their files is the re-attach).
+/// </summary>
+internal sealed class TrainingMethods(TrainingService training) : IMethodGroup
+{
+    private static readonly TimeSpan PollInterval = TimeSpan.FromSeconds(1);
+
+    public void Register(JsonRpcConnection connection)
+    {
+        var json = TrainingProtocolJson.Default;
+        connection.OnRequest(Methods.TrainStart, json.TrainStartParams, json.TrainJobInfo, (p, ctx) => Guard(() => training.StartAsync(p, ctx.CancellationToken)));
+        connection.OnRequest(Methods.TrainStatus, json.TrainJobIdParams, json.TrainJobInfo, (p, _) => Guard(() => Task.FromResult(training.Info(p.JobId))));
+        connection.OnRequest(Methods.TrainList, json.EmptyParams, json.TrainListResult, (_, _) => Guard(() => Task.FromResult(new TrainListResult(training.List()))));
+        connection.OnRequest(Methods.TrainStop, json.TrainJobIdParams, json.TrainJobInfo, (p, _) => Guard(() =>
+        {
+            training.Jobs.RequestStop(p.JobId);
+            return Task.FromResult(training.Info(p.JobId));
+        }));
+        connection.OnRequest(Methods.TrainLogs, json.TrainLogsParams, json.TrainLogsResult, (p, _) => Guard(() => Task.FromResult(training.Logs(p))));
+        connection.OnRequest(Methods.TrainMetrics, json.TrainMetricsParams, json.TrainMetricsResult, (p, _) => Guard(() => Task.FromResult(training.Metrics(p))));
+        _ = Task.Run(() => WatchAsync(connection, connection.Closed));
+    }
+
+    private async Task WatchAsync(JsonRpcConnection connection, CancellationToken closed)
+    {
+        var last = new Dictionary<string, TrainJobInfo>(StringComparer.Ordinal);
+        var first = true;
+        try
+        {
+            while (!closed.IsCancellationRequested)
+            {
+                IReadOnlyList<TrainJobInfo> jobs;
+                try
+                {
+                    jobs = training.List();
+                }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+                {
+                    jobs = []; // the jobs folder is unreadable this second; try again on the next tick
+                }
+                foreach (var job in jobs)
+                {
+                    var seen = last.TryGetValue(job.Id, out var before);
+                    last[job.Id] = job;
+                    // Jobs already over when the session began are listed by colab/train/list, not announced.
+                    var announce = seen ? !SameAs(before!, job) : !(first && TrainingStates.IsFinal(job.State));
+                    if (announce)
+                    {
+                        connection.Notify(Methods.TrainChanged, job, TrainingProtocolJson.Default.TrainJobInfo);
+                    }
+                }
+                first = false;
+                await Task.Delay(PollInterval, closed).ConfigureAwait(false);
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            // the session ended
+        }
+    }
+
+    private static bool SameAs(TrainJobInfo a, TrainJobInfo b)
+        => a.State == b.State && a.UpdatedAt == b.UpdatedAt && a.Restarts == b.Restarts && a.Progress == b.Progress;
+
+    private static async Task<T> Guard<T>(Func<Task<T>> action)
+    {
+        try
+        {
+            return await action().ConfigureAwait(false);
+        }
+        catch (TrainingException e) when (e.Message.StartsWith("Invalid params", StringComparison.Ordinal) || e.Message.StartsWith("no training job", StringComparison.Ordinal) || e.Message.Contains("is not a training job id", StringComparison.Ordinal))
+        {
+            throw new JsonRpcException(ErrorCodes.InvalidParams, e.Message.StartsWith("Invalid params", StringComparison.Ordinal) ? e.Message : $"Invalid params: {e.Message}");
+        }
+        catch (Exception e) when (e is TrainingException or CheckpointException or IOException or UnauthorizedAccessException)
+        {
+            throw new JsonRpcException(ErrorCodes.RequestFailed, e.Message);
+        }
+    }
+}

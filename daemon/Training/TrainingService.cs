@@ -1,0 +1,220 @@
+using System.Text;
+using System.Text.Json;
+using Colab.Daemon.Protocol;
+
+namespace Colab.Daemon.Training;
+
+/// <summary>The daemon's side of training jobs: start/stop through <see cref="TrainingJobs"/>, and job info with progress read from the job directory.</summary>
+public sealed class TrainingService
+{
+    public const int MaxLogChunk = 1 << 20;
+
+    public TrainingService() : this(TrainingJobs.DefaultRoot())
+    {
+    }
+
+    public TrainingService(string root) => Jobs = new TrainingJobs(root);
+
+    public TrainingJobs Jobs { get; }
+
+    public async Task<TrainJobInfo> StartAsync(TrainStartParams p, CancellationToken cancellationToken)
+    {
+        IReadOnlyList<string> command;
+        if (p.Example)
+        {
+            var python = Environment.GetEnvironmentVariable("COLAB_PYTHON") is { Length: > 0 } py ? py : File.Exists("/usr/bin/python3") ? "/usr/bin/python3" : "python3";
+            command = [python, TrainingJobs.ExampleScript, "--epochs", (p.Epochs ?? 8).ToString(System.Globalization.CultureInfo.InvariantCulture)];
+        }
+        else if (p.Command is { Count: > 0 } c && c.All(a => a is not null) && !string.IsNullOrWhiteSpace(c[0]))
+        {
+            command = c;
+        }
+        else
+        {
+            throw new TrainingException("Invalid params: give a command (argv) or example: true");
+        }
+        if (p.MaxRestarts is < 0 or > 1000 || p.Keep is < 1 or > 1000 || p.CheckpointEvery is < 1 || p.GraceSeconds is < 0 or > 3600 || p.Epochs is < 1 or > 10000)
+        {
+            throw new TrainingException("Invalid params: maxRestarts 0–1000, keep 1–1000, checkpointEvery ≥ 1, graceSeconds 0–3600, epochs 1–10000");
+        }
+        if (p.WorkingDirectory is { } wd && !Directory.Exists(wd))
+        {
+            throw new TrainingException($"Invalid params: the working directory {wd} does not exist");
+        }
+        var spec = Jobs.Create(command, p.WorkingDirectory, p.CheckpointDirectory, p.MaxRestarts, p.Keep, p.CheckpointEvery, 2, p.GraceSeconds);
+        await Jobs.LaunchAsync(spec.Id, TrainingJobs.SelfCommand(), cancellationToken).ConfigureAwait(false);
+        return Info(spec.Id);
+    }
+
+    public TrainJobInfo Info(string id)
+    {
+        var s = Jobs.ReadStatus(id);
+        var spec = Jobs.ReadSpec(id);
+        return new TrainJobInfo(s.Id, s.State, s.Restarts, s.MaxRestarts, s.WorkerPid, s.LastExitCode, s.LastError, spec.Command,
+            spec.CheckpointDirectory, ReadProgress(Path.Combine(Jobs.DirectoryOf(id), TrainingJobs.MetricsFile)), s.StartedAt, s.UpdatedAt);
+    }
+
+    public IReadOnlyList<TrainJobInfo> List()
+        => Jobs.List().Select(s =>
+        {
+            try
+            {
+                return Info(s.Id);
+            }
+            catch (TrainingException)
+            {
+                return null;
+            }
+        }).OfType<TrainJobInfo>().ToList();
+
+    public TrainLogsResult Logs(TrainLogsParams p)
+    {
+        if (p.Offset < 0 || p.MaxBytes is < 1 or > MaxLogChunk)
+        {
+            throw new TrainingException($"Invalid params: offset ≥ 0 and maxBytes 1–{MaxLogChunk}");
+        }
+        var ended = TrainingStates.IsFinal(Jobs.ReadStatus(p.JobId).State);
+        var path = Path.Combine(Jobs.DirectoryOf(p.JobId), TrainingJobs.WorkerLog);
+        if (!File.Exists(path))
+        {
+            return new TrainLogsResult("", 0, ended);
+        }
+        using var f = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+        var offset = Math.Min(p.Offset, f.Length);
+        f.Seek(offset, SeekOrigin.Begin);
+        var buffer = new byte[(int)Math.Min(p.MaxBytes, f.Length - offset)];
+        var n = f.ReadAtLeast(buffer, buffer.Length, throwOnEndOfStream: false);
+        // Never split a UTF-8 sequence: stop before a trailing partial one.
+        var end = n;
+        if (n == buffer.Length && offset + n < f.Length)
+        {
+            var back = 0;
+            while (back < Math.Min(4, end) && (buffer[end - 1 - back] & 0xC0) == 0x80)
+            {
+                back++;
+            }
+            if (back < end && buffer[end - 1 - back] >= 0xC0)
+            {
+                end -= back + 1;
+            }
+        }
+        var more = offset + end < f.Length;
+        return new TrainLogsResult(Encoding.UTF8.GetString(buffer, 0, end), offset + end, ended && !more);
+    }
+
+    /// <summary>Whole metrics lines from <paramref name="p"/>.Offset: the finite numeric fields of each JSON object line; a partial last line waits for the next call.</summary>
+    public TrainMetricsResult Metrics(TrainMetricsParams p)
+    {
+        if (p.Offset < 0)
+        {
+            throw new TrainingException("Invalid params: offset must be ≥ 0");
+        }
+        var path = Path.Combine(Jobs.DirectoryOf(p.JobId), TrainingJobs.MetricsFile);
+        _ = Jobs.ReadStatus(p.JobId);
+        if (!File.Exists(path))
+        {
+            return new TrainMetricsResult([], 0);
+        }
+        using var f = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+        var offset = Math.Min(p.Offset, f.Length);
+        f.Seek(offset, SeekOrigin.Begin);
+        var buffer = new byte[(int)Math.Min(4 << 20, f.Length - offset)];
+        var n = f.ReadAtLeast(buffer, buffer.Length, throwOnEndOfStream: false);
+        var lastNewline = Array.LastIndexOf(buffer, (byte)'\n', Math.Max(0, n - 1));
+        if (n == 0 || lastNewline < 0)
+        {
+            return new TrainMetricsResult([], offset);
+        }
+        var records = new List<Dictionary<string, double>>();
+        foreach (var line in Encoding.UTF8.GetString(buffer, 0, lastNewline + 1).Split('\n'))
+        {
+            if (line.Length < 2 || line[0] != '{')
+            {
+                continue;
+            }
+            try
+            {
+                using var doc = JsonDocument.Parse(line);
+                if (doc.RootElement.ValueKind != JsonValueKind.Object)
+                {
+                    continue;
+                }
+                var r = new Dictionary<string, double>(StringComparer.Ordinal);
+                foreach (var prop in doc.RootElement.EnumerateObject())
+                {
+                    if (prop.Value.ValueKind == JsonValueKind.Number && prop.Value.TryGetDouble(out var d) && double.IsFinite(d) && prop.Name.Length <= 64 && r.Count < 64)
+                    {
+                        r[prop.Name] = d;
+                    }
+                }
+                if (r.Count > 0)
+                {
+                    records.Add(r);
+                }
+            }
+            catch (JsonException)
+            {
+                // a worker's malformed line is skipped
+            }
+        }
+        return new TrainMetricsResult(records, offset + lastNewline + 1);
+    }
+
+    /// <summary>The newest value of each figure in the last 256 KiB of the metrics file; malformed lines are skipped.</summary>
+    public static TrainProgress? ReadProgress(string path)
+    {
+        if (!File.Exists(path))
+        {
+            return null;
+        }
+        byte[] tail;
+        try
+        {
+            using var f = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+            var start = Math.Max(0, f.Length - (256 * 1024));
+            f.Seek(start, SeekOrigin.Begin);
+            tail = new byte[f.Length - start];
+            f.ReadExactly(tail);
+        }
+        catch (IOException)
+        {
+            return null;
+        }
+        long? step = null, total = null, epoch = null;
+        double? loss = null, acc = null, sps = null, eta = null;
+        foreach (var line in Encoding.UTF8.GetString(tail).Split('\n'))
+        {
+            if (line.Length < 2 || line[0] != '{')
+            {
+                continue;
+            }
+            try
+            {
+                using var doc = JsonDocument.Parse(line);
+                var r = doc.RootElement;
+                if (r.ValueKind != JsonValueKind.Object)
+                {
+                    continue;
+                }
+                step = Long(r, "step") ?? step;
+                total = Long(r, "total_steps") ?? total;
+                epoch = Long(r, "epoch") ?? epoch;
+                loss = Double(r, "loss") ?? loss;
+                acc = Double(r, "accuracy") ?? acc;
+                sps = Double(r, "samples_per_s") ?? sps;
+                eta = Double(r, "eta_s") ?? eta;
+            }
+            catch (JsonException)
+            {
+                // a line cut at the tail's start, or a worker's malformed line
+            }
+        }
+        return step is null && loss is null && acc is null ? null : new TrainProgress(step, total, epoch, loss, acc, sps, eta);
+    }
+
+    private static long? Long(JsonElement r, string name)
+        => r.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.Number && v.TryGetInt64(out var l) ? l : null;
+
+    private static double? Double(JsonElement r, string name)
+        => r.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.Number && v.TryGetDouble(out var d) && double.IsFinite(d) ? d : null;
+}

@@ -1,0 +1,387 @@
+"""Resumable training for Colab for VS Code: the checkpoint contract for PyTorch.
+
+Put this folder on PYTHONPATH (the daemon does it for every job it supervises) and:
+
+    import colab_resume as cr
+    run = cr.Run.from_env(model_id="digits-mlp")       # reads COLAB_* (docs/training.md)
+    state = run.resume(model=model, optimizer=opt, scheduler=sched, scaler=scaler)
+    for epoch in range(state.epoch, epochs):
+        for batch in ...:
+            ...train one step...
+            run.step_done(epoch=epoch, loss=loss.item(), samples=len(batch))
+            if run.should_checkpoint():      # every N steps, or a SIGTERM arrived
+                run.save(model=model, optimizer=opt, scheduler=sched, scaler=scaler)
+            if run.stop_requested:
+                run.exit_for_stop()          # checkpoint already written: exit 0
+
+The on-disk format is the same as the C# library's (daemon/Training/Checkpoints.cs):
+a directory with payload files and ``manifest.json``; each payload is written to a
+temporary name, fsynced, renamed into place, the directory fsynced; then the manifest
+is replaced the same way; only then are old payloads pruned.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import random
+import signal
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Dict, List, Optional
+
+FORMAT = "colab-checkpoint/1"
+MANIFEST = "manifest.json"
+PAYLOAD_PREFIX = "ckpt-"
+PAYLOAD_SUFFIX = ".pt"
+
+ENV_CHECKPOINT_DIR = "COLAB_CHECKPOINT_DIR"
+ENV_RESUME_FROM = "COLAB_RESUME_FROM"
+ENV_METRICS_FILE = "COLAB_METRICS_FILE"
+ENV_RESTART_COUNT = "COLAB_RESTART_COUNT"
+ENV_KEEP = "COLAB_CHECKPOINT_KEEP"
+ENV_EVERY = "COLAB_CHECKPOINT_EVERY"
+ENV_JOB_ID = "COLAB_JOB_ID"
+
+
+class CheckpointError(Exception):
+    """A checkpoint could not be written or none could be read; the message says why."""
+
+
+def _log(message: str) -> None:
+    print(f"[colab_resume] {message}", file=sys.stderr, flush=True)
+
+
+def _fsync_dir(path: str) -> None:
+    if os.name != "posix":
+        return
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _write_atomic(directory: str, name: str, data: bytes) -> None:
+    """temp name → write → fsync → rename → fsync dir. On failure the temp file is removed."""
+    tmp = os.path.join(directory, f".{name}.tmp-{os.getpid()}")
+    final = os.path.join(directory, name)
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, final)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    _fsync_dir(directory)
+
+
+@dataclass
+class Entry:
+    file: str
+    step: int
+    epoch: int
+    time: str
+    size: int
+    sha256: str
+
+    def to_json(self) -> Dict[str, Any]:
+        return {"file": self.file, "step": self.step, "epoch": self.epoch, "time": self.time,
+                "size": self.size, "sha256": self.sha256}
+
+
+@dataclass
+class Manifest:
+    model: str
+    checkpoints: List[Entry] = field(default_factory=list)
+
+    def to_bytes(self) -> bytes:
+        doc = {"format": FORMAT, "model": self.model, "checkpoints": [e.to_json() for e in self.checkpoints]}
+        return (json.dumps(doc, indent=1) + "\n").encode("utf-8")
+
+
+def _valid_name(name: Any) -> bool:
+    return (isinstance(name, str) and name.startswith(PAYLOAD_PREFIX) and name.endswith(PAYLOAD_SUFFIX)
+            and "/" not in name and "\\" not in name and ".." not in name and len(name) < 200)
+
+
+def read_manifest(directory: str) -> Optional[Manifest]:
+    """The manifest of ``directory``; None when there is none yet. Raises CheckpointError when malformed."""
+    path = os.path.join(directory, MANIFEST)
+    try:
+        with open(path, "rb") as f:
+            raw = f.read(16 * 1024 * 1024)
+    except FileNotFoundError:
+        return None
+    try:
+        doc = json.loads(raw.decode("utf-8"))
+        if not isinstance(doc, dict) or doc.get("format") != FORMAT:
+            raise ValueError(f"format is not {FORMAT}")
+        model = doc["model"]
+        if not isinstance(model, str):
+            raise ValueError("model is not a string")
+        entries = []
+        for e in doc["checkpoints"]:
+            if not _valid_name(e["file"]):
+                raise ValueError(f"bad file name {e['file']!r}")
+            for k in ("step", "epoch", "size"):
+                if not isinstance(e[k], int) or isinstance(e[k], bool) or e[k] < 0:
+                    raise ValueError(f"{k} is not a non-negative integer")
+            if not isinstance(e["sha256"], str) or len(e["sha256"]) != 64:
+                raise ValueError("sha256 is not 64 hex digits")
+            entries.append(Entry(e["file"], e["step"], e["epoch"], str(e["time"]), e["size"], e["sha256"].lower()))
+        return Manifest(model, entries)
+    except (ValueError, KeyError, TypeError, UnicodeDecodeError) as e:
+        raise CheckpointError(f"{path} is not a valid checkpoint manifest: {e}") from None
+
+
+class CheckpointStore:
+    """One checkpoint directory of one model: commit, load-newest-that-verifies, prune."""
+
+    def __init__(self, directory: str, model_id: str, keep: int = 3):
+        if keep < 1:
+            raise CheckpointError("keep must be at least 1")
+        self.directory = directory
+        self.model_id = model_id
+        self.keep = keep
+        try:
+            os.makedirs(directory, exist_ok=True)
+        except OSError as e:
+            raise CheckpointError(f"cannot create the checkpoint directory {directory}: {e.strerror}") from None
+        if not os.access(directory, os.W_OK | os.X_OK):
+            raise CheckpointError(f"the checkpoint directory {directory} is not writable")
+
+    def manifest(self) -> Manifest:
+        m = read_manifest(self.directory)
+        if m is None:
+            return Manifest(self.model_id)
+        if m.model != self.model_id:
+            raise CheckpointError(
+                f"{self.directory} holds checkpoints of model '{m.model}', not '{self.model_id}'; "
+                "use another checkpoint directory or the same model id")
+        return m
+
+    def commit(self, payload: bytes, step: int, epoch: int) -> Entry:
+        m = self.manifest()
+        name = f"{PAYLOAD_PREFIX}{step:010d}{PAYLOAD_SUFFIX}"
+        entry = Entry(name, step, epoch, datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+                      len(payload), hashlib.sha256(payload).hexdigest())
+        try:
+            _write_atomic(self.directory, name, payload)
+            kept = [e for e in m.checkpoints if e.file != name] + [entry]
+            kept.sort(key=lambda e: e.step)
+            pruned, kept = kept[:-self.keep], kept[-self.keep:]
+            _write_atomic(self.directory, MANIFEST, Manifest(self.model_id, kept).to_bytes())
+        except OSError as e:
+            raise CheckpointError(
+                f"could not write checkpoint step {step} to {self.directory}: {e.strerror or e}; "
+                "the previous checkpoints are intact") from None
+        for old in pruned:  # only after the manifest no longer names them
+            try:
+                os.unlink(os.path.join(self.directory, old.file))
+            except OSError:
+                pass
+        self._sweep(kept)
+        return entry
+
+    def _sweep(self, kept: List[Entry]) -> None:
+        names = {e.file for e in kept}
+        for n in os.listdir(self.directory):
+            if (n.startswith(f".{PAYLOAD_PREFIX}") or n.startswith(f".{MANIFEST}")) and ".tmp-" in n:
+                pid = n.rsplit(".tmp-", 1)[1]
+                if pid != str(os.getpid()):
+                    try:
+                        os.unlink(os.path.join(self.directory, n))
+                    except OSError:
+                        pass
+            elif _valid_name(n) and n not in names:
+                try:
+                    os.unlink(os.path.join(self.directory, n))
+                except OSError:
+                    pass
+
+    def load_newest(self):
+        """(entry, bytes) of the newest checkpoint whose size and sha256 verify; None when there is none."""
+        m = self.manifest()
+        for e in reversed(sorted(m.checkpoints, key=lambda e: e.step)):
+            path = os.path.join(self.directory, e.file)
+            try:
+                with open(path, "rb") as f:
+                    data = f.read()
+            except OSError as err:
+                _log(f"checkpoint step {e.step} ({e.file}) cannot be read ({err.strerror}); trying the previous one")
+                continue
+            if len(data) != e.size:
+                _log(f"checkpoint step {e.step} ({e.file}) is truncated ({len(data)} of {e.size} bytes); trying the previous one")
+                continue
+            if hashlib.sha256(data).hexdigest() != e.sha256:
+                _log(f"checkpoint step {e.step} ({e.file}) is corrupt (sha256 mismatch); trying the previous one")
+                continue
+            return e, data
+        if m.checkpoints:
+            raise CheckpointError(f"none of the {len(m.checkpoints)} checkpoints in {self.directory} verifies")
+        return None
+
+
+# ---------------------------------------------------------------- PyTorch state
+
+def _rng_state() -> Dict[str, Any]:
+    import torch
+    s: Dict[str, Any] = {"python": random.getstate(), "torch": torch.get_rng_state()}
+    try:
+        import numpy as np
+        s["numpy"] = np.random.get_state()
+    except ImportError:
+        pass
+    if torch.cuda.is_available():
+        s["cuda"] = torch.cuda.get_rng_state_all()
+    return s
+
+
+def _set_rng_state(s: Dict[str, Any]) -> None:
+    import torch
+    random.setstate(s["python"])
+    torch.set_rng_state(s["torch"])
+    if "numpy" in s:
+        import numpy as np
+        np.random.set_state(s["numpy"])
+    if "cuda" in s and torch.cuda.is_available() and len(s["cuda"]) == torch.cuda.device_count():
+        torch.cuda.set_rng_state_all(s["cuda"])
+
+
+@dataclass
+class TrainState:
+    step: int = 0
+    epoch: int = 0
+    extra: Dict[str, Any] = field(default_factory=dict)
+    resumed: bool = False
+
+
+def state_bytes(model_id, step, epoch, model, optimizer=None, scheduler=None, scaler=None, extra=None) -> bytes:
+    import torch
+    state = {"model_id": model_id, "step": step, "epoch": epoch, "model": model.state_dict(),
+             "optimizer": optimizer.state_dict() if optimizer is not None else None,
+             "scheduler": scheduler.state_dict() if scheduler is not None else None,
+             "scaler": scaler.state_dict() if scaler is not None else None,
+             "rng": _rng_state(), "extra": extra or {}}
+    buf = io.BytesIO()
+    torch.save(state, buf)
+    return buf.getvalue()
+
+
+def apply_state(data: bytes, model_id, model, optimizer=None, scheduler=None, scaler=None, map_location="cpu") -> TrainState:
+    import torch
+    state = torch.load(io.BytesIO(data), map_location=map_location)
+    if not isinstance(state, dict) or "model" not in state:
+        raise CheckpointError("the checkpoint is not a colab_resume PyTorch checkpoint")
+    if state.get("model_id") != model_id:
+        raise CheckpointError(f"the checkpoint is from model '{state.get('model_id')}', not '{model_id}'")
+    try:
+        model.load_state_dict(state["model"])
+    except RuntimeError as e:
+        raise CheckpointError(f"the checkpoint does not fit this model: {str(e).splitlines()[0]}") from None
+    for obj, key in ((optimizer, "optimizer"), (scheduler, "scheduler"), (scaler, "scaler")):
+        if obj is not None and state.get(key) is not None:
+            obj.load_state_dict(state[key])
+    _set_rng_state(state["rng"])
+    return TrainState(state["step"], state["epoch"], state.get("extra") or {}, True)
+
+
+class Run:
+    """One attempt of a supervised (or bare) training run: env contract, SIGTERM, metrics, checkpoints."""
+
+    def __init__(self, model_id: str, checkpoint_dir: Optional[str], resume_from: Optional[str] = None,
+                 metrics_file: Optional[str] = None, restart_count: int = 0, keep: int = 3, every: int = 100):
+        self.model_id = model_id
+        self.store = CheckpointStore(checkpoint_dir, model_id, keep) if checkpoint_dir else None
+        self.resume_from = resume_from
+        self.restart_count = restart_count
+        self.every = max(1, every)
+        self.step = 0
+        self.epoch = 0
+        self.stop_requested = False
+        self._metrics = open(metrics_file, "a", encoding="utf-8", buffering=1) if metrics_file else None
+        self._t0 = time.monotonic()
+        self._samples = 0
+        self._last_ckpt_step = 0
+        signal.signal(signal.SIGTERM, self._on_term)
+
+    @classmethod
+    def from_env(cls, model_id: str, checkpoint_dir: Optional[str] = None, keep: int = 3, every: int = 100) -> "Run":
+        env = os.environ
+        return cls(model_id,
+                   env.get(ENV_CHECKPOINT_DIR) or checkpoint_dir,
+                   env.get(ENV_RESUME_FROM) or None,
+                   env.get(ENV_METRICS_FILE) or None,
+                   int(env.get(ENV_RESTART_COUNT) or 0),
+                   int(env.get(ENV_KEEP) or keep),
+                   int(env.get(ENV_EVERY) or every))
+
+    def _on_term(self, signum, frame) -> None:
+        self.stop_requested = True
+
+    def resume(self, model, optimizer=None, scheduler=None, scaler=None, map_location="cpu") -> TrainState:
+        """Restores the newest verified checkpoint (from COLAB_RESUME_FROM's dir or the checkpoint dir)."""
+        store = self.store
+        if self.resume_from:
+            src = self.resume_from
+            src_dir = src if os.path.isdir(src) else os.path.dirname(src)
+            store = CheckpointStore.__new__(CheckpointStore)
+            store.directory, store.model_id, store.keep = src_dir, self.model_id, 1
+        if store is None:
+            return TrainState()
+        found = store.load_newest()
+        if found is None:
+            return TrainState()
+        entry, data = found
+        st = apply_state(data, self.model_id, model, optimizer, scheduler, scaler, map_location)
+        self.step, self.epoch, self._last_ckpt_step = st.step, st.epoch, st.step
+        _log(f"resumed from step {entry.step} (epoch {entry.epoch}), restart {self.restart_count}")
+        self.log({"event": "resumed", "step": st.step, "epoch": st.epoch, "restarts": self.restart_count})
+        return st
+
+    def step_done(self, epoch: int, samples: int = 0, **scalars: float) -> None:
+        self.step += 1
+        self.epoch = epoch
+        self._samples += samples
+        if scalars:
+            elapsed = time.monotonic() - self._t0
+            rec = {"step": self.step, "epoch": epoch, **scalars}
+            if elapsed > 0 and self._samples:
+                rec["samples_per_s"] = round(self._samples / elapsed, 2)
+            self.log(rec)
+
+    def should_checkpoint(self) -> bool:
+        return self.store is not None and (self.stop_requested or self.step - self._last_ckpt_step >= self.every)
+
+    def save(self, model, optimizer=None, scheduler=None, scaler=None, extra=None, epoch: Optional[int] = None) -> Entry:
+        if self.store is None:
+            raise CheckpointError(f"no checkpoint directory: set {ENV_CHECKPOINT_DIR}")
+        ep = self.epoch if epoch is None else epoch
+        data = state_bytes(self.model_id, self.step, ep, model, optimizer, scheduler, scaler, extra)
+        entry = self.store.commit(data, self.step, ep)
+        self._last_ckpt_step = self.step
+        self.log({"event": "checkpoint", "step": self.step, "epoch": ep, "size": entry.size})
+        return entry
+
+    def log(self, record: Dict[str, Any]) -> None:
+        if self._metrics is None:
+            return
+        rec = {"time": round(time.time(), 3), **record}
+        self._metrics.write(json.dumps(rec) + "\n")
+
+    def exit_for_stop(self) -> None:
+        _log(f"stop requested: checkpointed at step {self.step}, exiting")
+        self.log({"event": "stopped", "step": self.step})
+        sys.exit(0)
+
+    def done(self, **final: float) -> None:
+        self.log({"event": "done", "step": self.step, "epoch": self.epoch, **final})

@@ -1,0 +1,162 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type * as vscode from 'vscode';
+import { methods, type TrainJobInfo, type TrainStartParams } from '../../colab-vscode/src/protocol';
+import { TrainingController, TrainTerminal, startParamsOf, type TrainingDaemon } from '../../colab-vscode/src/training/training';
+import { chartSvg, doneMessage, formatEta, metricsHtml, seriesOf, splitCommand, trainingStatusText } from '../../colab-vscode/src/training/trainingText';
+import { settle } from './fakeDaemon';
+import { createVscodeStub, StubEventEmitter } from './vscodeStub';
+
+function job(overrides: Partial<TrainJobInfo> = {}): TrainJobInfo {
+  return {
+    id: 'j1',
+    state: 'running',
+    restarts: 0,
+    maxRestarts: 3,
+    command: ['python3', 'train.py'],
+    checkpointDirectory: '/tmp/j1/checkpoints',
+    progress: { step: 120, totalSteps: 450, epoch: 2, loss: 0.41234, accuracy: 0.9, samplesPerSecond: 812.4, etaSeconds: 130 },
+    startedAt: '2026-11-21T22:00:00Z',
+    updatedAt: '2026-11-21T22:01:00Z',
+    ...overrides,
+  };
+}
+
+class FakeTrainingDaemon implements TrainingDaemon {
+  readonly requests: { method: string; params: unknown }[] = [];
+  readonly listeners = new Map<string, (p: unknown) => void>();
+  constructor(private readonly answer: (method: string, params: unknown) => unknown) {}
+  async request<R>(method: string, params?: unknown): Promise<R> {
+    this.requests.push({ method, params });
+    const a = this.answer(method, params);
+    if (a instanceof Error) throw a;
+    return a as R;
+  }
+  onNotification<P>(method: string, listener: (params: P) => void) {
+    this.listeners.set(method, listener as (p: unknown) => void);
+    return { dispose: () => this.listeners.delete(method) };
+  }
+}
+
+test('command lines split like a shell, without expansion', () => {
+  assert.deepEqual(splitCommand(`python3 train.py --name "my run" --tag 'a b' x\\ y $HOME`), ['python3', 'train.py', '--name', 'my run', '--tag', 'a b', 'x y', '$HOME']);
+  assert.deepEqual(splitCommand('  '), []);
+  assert.deepEqual(splitCommand(`a "" b`), ['a', '', 'b']);
+  assert.throws(() => splitCommand('python3 "train.py'), /unclosed "/);
+});
+
+test('tasks.json definitions become start params; a definition without a command says what is missing', () => {
+  assert.deepEqual(startParamsOf({ type: 'colab-train', command: 'python3 t.py --lr 0.1', maxRestarts: 5 }, '/ws'), {
+    command: ['python3', 't.py', '--lr', '0.1'], workingDirectory: '/ws', checkpointDirectory: undefined, maxRestarts: 5, checkpointEvery: undefined,
+  });
+  assert.deepEqual(startParamsOf({ type: 'colab-train', example: true, epochs: 3 }, '/ws'), { example: true, epochs: 3 });
+  assert.throws(() => startParamsOf({ type: 'colab-train' }, '/ws'), /needs "command"/);
+  assert.throws(() => startParamsOf({ type: 'colab-train', command: [] }, '/ws'), /needs "command"/);
+});
+
+test('the status bar line shows step/total, loss, ETA and restarts', () => {
+  assert.equal(trainingStatusText(job()), '$(pulse) Training 120/450 · loss 0.412 · 2m10s');
+  assert.equal(trainingStatusText(job({ restarts: 2, progress: { step: 7 } })), '$(pulse) Training step 7 · ↻2');
+  assert.equal(formatEta(3725), '1h02m');
+  assert.equal(formatEta(-1), undefined);
+});
+
+test('the done message carries the final metrics, or the last error', () => {
+  assert.deepEqual(doneMessage(job({ state: 'succeeded' })), { kind: 'info', text: 'Training j1 finished: step 120, loss 0.4123, accuracy 90.00%.' });
+  const failed = doneMessage(job({ state: 'failed', lastError: 'stopped after 3 restart(s) (limit 3); last error: CUDA OOM' }));
+  assert.equal(failed.kind, 'error');
+  assert.match(failed.text, /CUDA OOM/);
+});
+
+test('the metrics view is a picture: one SVG polyline per scalar, loss first, names escaped, no scripts', () => {
+  const records: Record<string, number>[] = [
+    { time: 1, step: 1, loss: 2.0, lr: 0.1 },
+    { time: 2, step: 2, loss: 1.5 },
+    { step: 2, accuracy: 0.5 },
+    { step: 3, loss: 1.0, '<b>x</b>': 3 },
+  ];
+  const series = seriesOf(records);
+  assert.deepEqual([...series.keys()], ['loss', 'lr', 'accuracy', '<b>x</b>']);
+  assert.deepEqual(series.get('loss'), [[1, 2], [2, 1.5], [3, 1]]);
+  const html = metricsHtml(job(), records, 'vscode-resource:');
+  assert.equal((html.match(/<polyline/g) ?? []).length, 4);
+  assert.ok(html.indexOf('aria-label="loss"') < html.indexOf('aria-label="accuracy"'));
+  assert.doesNotMatch(html, /<script|https?:\/\/(?!www\.w3\.org)/);
+  assert.doesNotMatch(html, /<b>x<\/b>/);
+  assert.match(html, /default-src 'none'/);
+  const svg = chartSvg('loss', [[0, 1], [10, 0]], 200, 100);
+  assert.match(svg, /points="[0-9., ]+"/);
+  assert.match(metricsHtml(undefined, [], 'x'), /No metrics yet/);
+});
+
+function controllerApi(stub: ReturnType<typeof createVscodeStub>, extra: Record<string, unknown> = {}) {
+  return { ...stub.api, ...extra } as unknown as ConstructorParameters<typeof TrainingController>[0];
+}
+
+test('the status bar item shows while a job runs, and a notification with the final metrics comes when it ends', async () => {
+  const stub = createVscodeStub();
+  const daemon = new FakeTrainingDaemon(() => undefined);
+  const c = new TrainingController(controllerApi(stub), daemon);
+  const item = stub.statusBarItems.find((i) => i.id === 'colab.trainingStatus')!;
+  assert.equal(item.visible, false);
+  daemon.listeners.get(methods.trainChanged.name)!(job());
+  assert.equal(item.visible, true);
+  assert.equal(item.text, '$(pulse) Training 120/450 · loss 0.412 · 2m10s');
+  assert.equal(item.command, 'colab.showTrainingMetrics');
+  daemon.listeners.get(methods.trainChanged.name)!(job({ state: 'succeeded', progress: { step: 450, loss: 0.05, accuracy: 0.97 } }));
+  await settle();
+  assert.equal(item.visible, false);
+  assert.deepEqual(stub.shown.at(-1), { kind: 'info', message: 'Training j1 finished: step 450, loss 0.05000, accuracy 97.00%.', actions: ['Show Metrics'] });
+  // The same final state again (the next poll) is not announced twice.
+  daemon.listeners.get(methods.trainChanged.name)!(job({ state: 'succeeded' }));
+  await settle();
+  assert.equal(stub.shown.length, 1);
+  c.dispose();
+});
+
+test('the task terminal starts the job, streams its log with CRLF, and closes with 0 on success', async () => {
+  const stub = createVscodeStub();
+  const chunks = [
+    { text: 'epoch 1\n', nextOffset: 8, ended: false },
+    { text: '', nextOffset: 8, ended: false },
+    { text: 'done\n', nextOffset: 13, ended: true },
+  ];
+  let started: TrainStartParams | undefined;
+  const daemon = new FakeTrainingDaemon((method, params) => {
+    if (method === methods.trainStart.name) {
+      started = params as TrainStartParams;
+      return job({ state: 'starting' });
+    }
+    if (method === methods.trainLogs.name) return chunks.shift();
+    if (method === methods.trainStatus.name) return job({ state: 'succeeded' });
+    return new Error(`unexpected ${method}`);
+  });
+  const c = new TrainingController(controllerApi(stub), daemon, 1);
+  const term = new TrainTerminal({ EventEmitter: StubEventEmitter } as unknown as Pick<typeof vscode, 'EventEmitter'>, c, daemon, { example: true }, 1);
+  const written: string[] = [];
+  let closedWith: number | undefined;
+  term.onDidWrite((t) => written.push(t));
+  term.onDidClose((code) => (closedWith = code));
+  const code = await term.run();
+  assert.equal(code, 0);
+  assert.equal(closedWith, 0);
+  assert.deepEqual(started, { example: true });
+  const all = written.join('');
+  assert.match(all, /Training job j1 \(detached/);
+  assert.match(all, /epoch 1\r\ndone\r\n/);
+  assert.match(all, /Training j1 finished/);
+  assert.deepEqual(daemon.requests.filter((r) => r.method === methods.trainLogs.name).map((r) => (r.params as { offset: number }).offset), [0, 8, 8]);
+  c.dispose();
+});
+
+test('a start the daemon refuses is written to the terminal, which closes with 1', async () => {
+  const stub = createVscodeStub();
+  const daemon = new FakeTrainingDaemon(() => new Error('Invalid params: the working directory /x does not exist'));
+  const c = new TrainingController(controllerApi(stub), daemon, 1);
+  const term = new TrainTerminal({ EventEmitter: StubEventEmitter } as unknown as Pick<typeof vscode, 'EventEmitter'>, c, daemon, { command: ['python3'] }, 1);
+  const written: string[] = [];
+  term.onDidWrite((t) => written.push(t));
+  assert.equal(await term.run(), 1);
+  assert.match(written.join(''), /Could not start the training job: Invalid params: the working directory \/x does not exist/);
+  c.dispose();
+});
