@@ -51,6 +51,10 @@ export const methods = {
   // -- drive methods (issue 6) --
 
   // -- github methods (issue 7) --
+  gitHubResolve: { name: 'colab/github/resolve', kind: 'request', direction: 'clientToServer' },
+  gitHubOpen: { name: 'colab/github/open', kind: 'request', direction: 'clientToServer' },
+  gitHubList: { name: 'colab/github/list', kind: 'request', direction: 'clientToServer' },
+  gitHubLinks: { name: 'colab/github/links', kind: 'request', direction: 'clientToServer' },
 
 } as const satisfies Record<string, MethodInfo>;
 
@@ -78,6 +82,13 @@ export const errorCodes = {
   // -- drive codes (issue 6) --
 
   // -- github codes (issue 7) --
+  GitHubBadLink: -32070,
+  GitHubNotFound: -32071,
+  GitHubUnauthorized: -32072,
+  GitHubRateLimited: -32073,
+  GitHubUnreachable: -32074,
+  GitHubBadNotebook: -32075,
+  GitHubTooLarge: -32076,
 
 } as const;
 
