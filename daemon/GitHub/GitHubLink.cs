@@ -39,6 +39,9 @@ public static partial class GitHubLinkParser
     [GeneratedRegex(@"^[0-9a-fA-F]{20,40}$|^[0-9]{1,12}$")]
     private static partial Regex GistIdPattern();
 
+    [GeneratedRegex(@"%(?![0-9A-Fa-f]{2})")]
+    private static partial Regex BrokenEscape();
+
     public static bool IsSha(string s) => s.Length == 40 && ShaPattern().IsMatch(s);
 
     public static GitHubLink Parse(string? input, GitHubHosts hosts)
@@ -97,7 +100,7 @@ public static partial class GitHubLinkParser
         {
             throw Bad($"Port {uri.Port} is not a GitHub port; only {string.Join(", ", hosts.WebHosts)} and the Colab/gist forms are opened.");
         }
-        if (scheme == "http" && !hosts.WebHosts.Contains(authority))
+        if (scheme == "http" && (hosts.ApiBase.Scheme != "http" || !hosts.WebHosts.Contains(authority)))
         {
             throw Bad("Only https links are opened.");
         }
@@ -176,7 +179,7 @@ public static partial class GitHubLinkParser
                 continue;
             }
             var once = Decode(raw);
-            var twice = Decode(once);
+            var twice = BrokenEscape().IsMatch(once) ? once : Uri.UnescapeDataString(once);
             foreach (var s in new[] { raw, once, twice })
             {
                 if (s is "." or ".." || s.Contains('/') || s.Contains('\\') || s.Any(char.IsControl))
@@ -191,6 +194,10 @@ public static partial class GitHubLinkParser
 
     private static string Decode(string s)
     {
+        if (BrokenEscape().IsMatch(s))
+        {
+            throw Bad("The link has a broken %-escape.");
+        }
         try
         {
             return Uri.UnescapeDataString(s);

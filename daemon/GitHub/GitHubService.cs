@@ -47,6 +47,10 @@ public sealed class GitHubService(IConfiguration configuration, ILogger<GitHubSe
         return await ResolveAsync(link, client, cancellationToken).ConfigureAwait(false);
     }
 
+    /// <summary>Resolves an already parsed link's ref against the API that <paramref name="access"/> names.</summary>
+    public Task<GitHubTarget> ResolveAsync(GitHubLink link, GitHubAccess access, CancellationToken cancellationToken)
+        => ResolveAsync(link, Client(access), cancellationToken);
+
     private async Task<GitHubTarget> ResolveAsync(GitHubLink link, GitHubClient client, CancellationToken cancellationToken)
     {
         if (link.Kind == GitHubTargetKinds.Gist)
