@@ -307,3 +307,66 @@ export interface KernelInputResult {
 // ---- drive types (issue 6) ----
 
 // ---- github types (issue 7) ----
+
+/** A GitHub link resolved: kind file | directory | repo | gist; ref absent = the default branch. */
+export interface GitHubTarget {
+  kind: 'file' | 'directory' | 'repo' | 'gist';
+  owner?: string;
+  repo?: string;
+  ref?: string;
+  path?: string;
+  gistId?: string;
+  gistFile?: string;
+}
+
+/** colab/github/resolve and colab/github/open params. The token is never logged. */
+export interface GitHubOpenParams {
+  url?: string;
+  target?: GitHubTarget;
+  token?: string;
+  baseUrl?: string;
+  maxBytes?: number;
+}
+
+/** colab/github/open result: nbformat 4 JSON text and the name for the untitled copy. */
+export interface GitHubOpenResult {
+  notebook: string;
+  suggestedName: string;
+  source: GitHubTarget;
+  webUrl: string;
+  bytes: number;
+  note?: string;
+}
+
+export interface GitHubListParams {
+  repo: string;
+  ref?: string;
+  token?: string;
+  baseUrl?: string;
+}
+
+export interface GitHubListResult {
+  owner: string;
+  repo: string;
+  ref: string;
+  defaultBranch: string;
+  notebooks: { path: string; size?: number }[];
+  branches: string[];
+  tags: string[];
+  truncated: boolean;
+}
+
+export interface GitHubLinksParams {
+  path: string;
+  baseUrl?: string;
+}
+
+export interface GitHubLinksResult {
+  owner: string;
+  repo: string;
+  ref: string;
+  path: string;
+  gitHubUrl: string;
+  colabUrl: string;
+  badgeMarkdown: string;
+}
