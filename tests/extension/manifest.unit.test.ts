@@ -7,8 +7,9 @@ import * as path from 'node:path';
 import { test } from 'node:test';
 import { commandIds as daemonCommandIds } from '../../colab-vscode/src/commands';
 import { runtimeCommandIds } from '../../colab-vscode/src/runtime/commands';
+import { gitHubCommandIds, gitHubSettings } from '../../colab-vscode/src/github/commands';
 
-const commandIds = { ...daemonCommandIds, ...runtimeCommandIds };
+const commandIds = { ...daemonCommandIds, ...runtimeCommandIds, ...gitHubCommandIds };
 import { logLevels, settingNames } from '../../colab-vscode/src/settings';
 import { statusViewId } from '../../colab-vscode/src/status/statusView';
 
@@ -27,6 +28,9 @@ test('the palette offers the daemon and runtime commands, and no other command',
     'Colab: Restart Runtime',
     'Colab: Interrupt Execution',
     'Colab: Restart Runtime and Run All',
+    'Colab: Open Notebook from GitHub',
+    'Colab: Copy Open-in-VS-Code Link',
+    'Colab: Copy Open-in-Colab Badge',
   ]);
   assert.deepEqual(
     manifest.contributes.commands.map((c: { command: string }) => c.command).sort(),
@@ -40,6 +44,7 @@ test('the extension activates on Jupyter notebooks, the Status view and each of 
     'onNotebook:jupyter-notebook',
     `onView:${statusViewId}`,
     ...Object.values(commandIds).map((id) => `onCommand:${id}`),
+    'onUri',
   ]);
   assert.equal(manifest.main, './dist/extension.js');
   assert.deepEqual(manifest.extensionKind, ['workspace']);
@@ -59,7 +64,7 @@ test('the settings are colab.daemon.path and colab.python (machine scope, empty 
   const config = manifest.contributes.configuration;
   assert.equal(config.title, 'Colab');
   const props = config.properties;
-  assert.deepEqual(Object.keys(props).sort(), [...Object.values(settingNames), gpuPollIntervalSetting].sort());
+  assert.deepEqual(Object.keys(props).sort(), [...Object.values(settingNames), gpuPollIntervalSetting, ...Object.values(gitHubSettings)].sort());
   assert.equal(props[gpuPollIntervalSetting].default, 2000);
   for (const name of [settingNames.daemonPath, settingNames.python]) {
     assert.equal(props[name].type, 'string');
