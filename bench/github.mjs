@@ -6,12 +6,12 @@
 //   peer:  curl fetching the same raw file (process start included, as a user would run it),
 //          and curl's own time_total (transfer only) for a stricter comparison.
 // Run: node scripts/build.mjs && node bench/github.mjs [--runs 15]
-import { spawnSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { RawClient } from './lib/raw-client.mjs';
+import { spawn } from 'node:child_process';
 import { load, machine } from './lib/machine.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -25,7 +25,8 @@ if (!fs.existsSync(dll)) {
 // A 5 MB notebook: code cells with text outputs and a base64 image each, like a real one.
 const cells = [];
 const png = Buffer.alloc(12_000, 7).toString('base64');
-for (let i = 0; cells.length === 0 || JSON.stringify(cells).length < 5 * 1024 * 1024; i++) {
+let size = 0;
+for (let i = 0; size < 5 * 1024 * 1024; i++) {
   cells.push({
     cell_type: 'code', execution_count: i, metadata: {}, source: [`x = ${i}\n`, 'print(x * 2)'],
     outputs: [
@@ -33,6 +34,7 @@ for (let i = 0; cells.length === 0 || JSON.stringify(cells).length < 5 * 1024 * 
       { output_type: 'display_data', data: { 'image/png': png, 'text/plain': ['<Figure>'] }, metadata: {} },
     ],
   });
+  size += JSON.stringify(cells[cells.length - 1]).length;
 }
 const body = Buffer.from(JSON.stringify({ cells, metadata: { kernelspec: { name: 'python3', display_name: 'Python 3', language: 'python' } }, nbformat: 4, nbformat_minor: 5 }));
 
@@ -52,9 +54,50 @@ const server = http.createServer((req, res) => {
 await new Promise((r) => server.listen(0, '127.0.0.1', r));
 const base = `http://127.0.0.1:${server.address().port}`;
 
-const client = new RawClient('dotnet', [dll, 'daemon', '--stdio'], { env: { ...process.env, COLAB_LogLevel: 'Warning' } });
+// A minimal LSP-framed client that keeps a large answer's chunks in a list and joins them
+// once (lib/raw-client.mjs re-concatenates per chunk, quadratic for a 5 MB answer).
+const daemon = spawn('dotnet', [dll, 'daemon', '--stdio'], { stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env, COLAB_LogLevel: 'Warning' } });
+const waiting = new Map();
+let chunks = [];
+let have = 0;
+let need = -1;
+daemon.stdout.on('data', (chunk) => {
+  chunks.push(chunk);
+  have += chunk.length;
+  for (;;) {
+    if (need < 0) {
+      const head = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, have);
+      chunks = [head];
+      const end = head.indexOf('\r\n\r\n');
+      if (end < 0) return;
+      need = end + 4 + Number(/Content-Length: (\d+)/i.exec(head.toString('ascii', 0, end))[1]);
+    }
+    if (have < need) return; // keep the chunks; join once the body is complete
+    const buf = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, have);
+    const headerEnd = buf.indexOf('\r\n\r\n') + 4;
+    const message = JSON.parse(buf.toString('utf8', headerEnd, need));
+    const rest = buf.subarray(need);
+    chunks = rest.length ? [rest] : [];
+    have = rest.length;
+    need = -1;
+    if (message.id !== undefined && waiting.has(message.id)) {
+      waiting.get(message.id)(message);
+      waiting.delete(message.id);
+    }
+    if (!have) return;
+  }
+});
+const send = (message) => {
+  const body = Buffer.from(JSON.stringify({ jsonrpc: '2.0', ...message }));
+  daemon.stdin.write(`Content-Length: ${body.length}\r\n\r\n`);
+  daemon.stdin.write(body);
+};
+const client = {
+  request: (id, method, params) => new Promise((resolve) => { waiting.set(id, resolve); send({ id, method, params }); }),
+  close: async () => { await client.request(999999, 'shutdown'); send({ method: 'exit' }); await new Promise((r) => daemon.once('exit', r)); },
+};
 await client.request(1, 'initialize', { processId: process.pid, capabilities: {} });
-client.notify('initialized', {});
+send({ method: 'initialized', params: {} });
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const ms = (t0) => Number(process.hrtime.bigint() - t0) / 1e6;
@@ -69,21 +112,23 @@ const open = async () => {
   if (nb.cells.length !== cells.length) throw new Error('wrong notebook');
   return t;
 };
-const curl = () => {
+// Asynchronous: the stand-in runs in this process, so a synchronous spawn would starve it.
+const curl = () => new Promise((resolve, reject) => {
   const t0 = process.hrtime.bigint();
-  const r = spawnSync('curl', ['-sS', '-o', '/dev/null', '-w', '%{time_total}', `${base}/raw/big.ipynb`], { encoding: 'utf8' });
-  const wall = ms(t0);
-  if (r.status !== 0) throw new Error(`curl failed: ${r.stderr}`);
-  return { wall, transfer: Number(r.stdout) * 1000 };
-};
+  execFile('curl', ['-sS', '-o', '/dev/null', '-w', '%{time_total}', `${base}/raw/big.ipynb`], (error, stdout, stderr) => {
+    const wall = ms(t0);
+    if (error) return reject(new Error(`curl failed: ${stderr || error.message}`));
+    resolve({ wall, transfer: Number(stdout) * 1000 });
+  });
+});
 
-for (let i = 0; i < 3; i++) { await open(); curl(); } // warm-up: JIT, connection pool
+for (let i = 0; i < 3; i++) { await open(); await curl(); } // warm-up: JIT, connection pool
 const ours = [];
 const peerWall = [];
 const peerTransfer = [];
 for (let i = 0; i < runs; i++) {
   ours.push(await open());
-  const c = curl();
+  const c = await curl();
   peerWall.push(c.wall);
   peerTransfer.push(c.transfer);
 }
