@@ -105,11 +105,22 @@ public sealed class GitHubClient(HttpClient http, GitHubHosts hosts, string? tok
     private static async Task<byte[]> ReadCappedAsync(HttpResponseMessage response, long maxBytes, CancellationToken cancellationToken)
     {
         await using var stream = await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
-        var capacity = (int)Math.Min(response.Content.Headers.ContentLength ?? 64 * 1024, maxBytes + 1);
-        using var buffer = new MemoryStream(Math.Max(capacity, 0));
-        var chunk = new byte[81920];
         try
         {
+            // A declared length (checked against the cap above) is read straight into one array, no copies.
+            if (response.Content.Headers.ContentLength is long declared && response.Content.Headers.ContentEncoding.Count == 0)
+            {
+                var exact = new byte[declared];
+                await stream.ReadExactlyAsync(exact, cancellationToken).ConfigureAwait(false);
+                var extra = new byte[1];
+                if (await stream.ReadAsync(extra, cancellationToken).ConfigureAwait(false) != 0)
+                {
+                    throw new GitHubException(GitHubErrorKind.Unreachable, "GitHub sent more than the length it declared.");
+                }
+                return exact;
+            }
+            using var buffer = new MemoryStream();
+            var chunk = new byte[81920];
             int read;
             while ((read = await stream.ReadAsync(chunk, cancellationToken).ConfigureAwait(false)) > 0)
             {
@@ -119,12 +130,16 @@ public sealed class GitHubClient(HttpClient http, GitHubHosts hosts, string? tok
                     throw TooLarge(null, maxBytes);
                 }
             }
+            return buffer.ToArray();
+        }
+        catch (EndOfStreamException)
+        {
+            throw new GitHubException(GitHubErrorKind.Unreachable, "The download broke off before the declared length.");
         }
         catch (IOException e)
         {
             throw new GitHubException(GitHubErrorKind.Unreachable, $"The download broke off: {e.Message}");
         }
-        return buffer.ToArray();
     }
 
     public static GitHubException TooLarge(long? length, long maxBytes)

@@ -14,12 +14,13 @@ public static class NotebookCheck
 {
     public sealed record Checked(string Json, string? Note);
 
-    public static Checked Check(ReadOnlySpan<byte> bytes, string name)
+    public static Checked Check(ReadOnlyMemory<byte> memory, string name)
     {
-        if (bytes.StartsWith((ReadOnlySpan<byte>)[0xEF, 0xBB, 0xBF]))
+        if (memory.Span.StartsWith((ReadOnlySpan<byte>)[0xEF, 0xBB, 0xBF]))
         {
-            bytes = bytes[3..];
+            memory = memory[3..];
         }
+        var bytes = memory.Span;
         var head = Encoding.UTF8.GetString(bytes[..Math.Min(bytes.Length, 512)]).TrimStart();
         if (head.StartsWith("version https://git-lfs.github.com/spec/", StringComparison.Ordinal))
         {
@@ -37,7 +38,7 @@ public static class NotebookCheck
         JsonDocument doc;
         try
         {
-            doc = JsonDocument.Parse(bytes.ToArray(), new JsonDocumentOptions { MaxDepth = 256 });
+            doc = JsonDocument.Parse(memory, new JsonDocumentOptions { MaxDepth = 256 });
         }
         catch (JsonException e)
         {
