@@ -17,6 +17,9 @@ apt_pkgs=(ca-certificates curl git python3 jupyter-server python3-ipykernel pyth
 if [ "$want_e2e" = 1 ]; then
   apt_pkgs+=(build-essential pkg-config libkrb5-dev libx11-dev libxkbfile-dev libsecret-1-dev ripgrep chromium)
 fi
+# The Remote-SSH test (tests/remote): sshd on loopback as "the remote", ssh to drive it, gcc for the fake NVML;
+# unzip for bench/package.mjs.
+apt_pkgs+=(openssh-server openssh-client gcc unzip)
 missing=()
 for p in "${apt_pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The README's second command: installs what is missing, builds, and runs every test —
 # daemon (xunit), extension unit tests, interop with the real vscode-jsonrpc, and the
-# end-to-end suite in a real VS Code (code-server in headless Chromium).
+# end-to-end suite in a real VS Code (code-server in headless Chromium), the VSIX installed
+# into a fresh code-server, and the packaged daemon driven over SSH (sshd on loopback).
 # Ends with one line "N passed, N failed, N skipped"; exits non-zero if anything failed.
 set -uo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -65,6 +66,11 @@ run_dotnet
 run_node "extension unit tests" out/tests/extension
 run_node "interop tests (vscode-jsonrpc)" out/tests/interop
 run_node "end-to-end tests (code-server)" out/tests/e2e
+# The VSIX (issue 8): built once for this run (the daemon publish takes a minute or more)
+# and shared by the package and Remote-SSH tests through COLAB_PACKAGE_RUN.
+export COLAB_PACKAGE_RUN="${COLAB_PACKAGE_RUN:-$(date +%s)-$$}"
+run_node "package tests (VSIX installed in code-server)" out/tests/package
+run_node "Remote-SSH tests (sshd on loopback)" out/tests/remote
 
 echo
 [ ${#broken[@]} -gt 0 ] && printf 'failing: %s\n' "${broken[@]}"

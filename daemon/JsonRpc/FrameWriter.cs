@@ -22,12 +22,21 @@ public sealed class FrameWriter : IAsyncDisposable
         _loop = Task.Run(WriteLoopAsync);
     }
 
+    /// <summary>Frames waiting to be written.</summary>
+    internal int Queued => Volatile.Read(ref _queued);
+
+    private int _queued;
+
     /// <summary>Set when the output can no longer be written (the peer went away).</summary>
     public Exception? Fault { get; private set; }
 
-    /// <summary>Frames a complete JSON body and queues it.</summary>
+    /// <summary>Frames a complete JSON body and queues it; dropped once the output is broken (<see cref="Fault"/>).</summary>
     public void Enqueue(ReadOnlySpan<byte> body)
     {
+        if (Fault is not null)
+        {
+            return;
+        }
         Span<byte> digits = stackalloc byte[20];
         Utf8Formatter.TryFormat(body.Length, digits, out var n);
         var frame = new byte[16 + n + 4 + body.Length];
@@ -35,7 +44,10 @@ public sealed class FrameWriter : IAsyncDisposable
         digits[..n].CopyTo(frame.AsSpan(16));
         "\r\n\r\n"u8.CopyTo(frame.AsSpan(16 + n));
         body.CopyTo(frame.AsSpan(20 + n));
-        _queue.Writer.TryWrite(frame);
+        if (_queue.Writer.TryWrite(frame))
+        {
+            Interlocked.Increment(ref _queued);
+        }
     }
 
     private async Task WriteLoopAsync()
@@ -47,6 +59,7 @@ public sealed class FrameWriter : IAsyncDisposable
             {
                 while (reader.TryRead(out var frame))
                 {
+                    Interlocked.Decrement(ref _queued);
                     await _output.WriteAsync(frame).ConfigureAwait(false);
                 }
                 await _output.FlushAsync().ConfigureAwait(false);
@@ -55,6 +68,12 @@ public sealed class FrameWriter : IAsyncDisposable
         catch (Exception ex) when (ex is IOException or ObjectDisposedException)
         {
             Fault = ex;
+            // Nobody can read what would be queued now: refuse further frames and free the queued ones.
+            _queue.Writer.TryComplete();
+            while (reader.TryRead(out _))
+            {
+                Interlocked.Decrement(ref _queued);
+            }
         }
     }
 

@@ -1,3 +1,4 @@
+using System.Text.RegularExpressions;
 using System.Collections.Concurrent;
 using System.IO.Pipelines;
 using System.Text.Json;
@@ -477,9 +478,56 @@ public sealed partial class JsonRpcConnection : IAsyncDisposable
 
     private static string DescribeJsonError(Exception ex)
     {
+        if (ex is JsonException { Path: { } at } && ex.Message.StartsWith("The JSON value could not be converted", StringComparison.Ordinal))
+        {
+            // The reader's own complaint names JSON token kinds ("token type 'String' as a number").
+            var token = ex.InnerException is { } inner ? TokenMismatch().Match(inner.Message) : Match.Empty;
+            return token.Success
+                ? $"{at} is {Article(token.Groups["got"].Value.ToLowerInvariant())} where {Article(token.Groups["want"].Value.ToLowerInvariant())} is expected"
+                : $"{at} has the wrong type";
+        }
         var text = ex is JsonException { Path: { } path } ? $"{FirstSentence(ex.Message)} (at {path})" : FirstSentence(ex.Message);
-        return Truncate(text, 300);
+        return Truncate(WithoutDotNetNames(text), 300);
     }
+
+    private static string Article(string kind) => kind switch
+    {
+        "startobject" => "an object",
+        "startarray" => "an array",
+        "true" or "false" => kind,
+        "null" => "null",
+        _ when kind.Length > 0 && "aeiou".Contains(kind[0], StringComparison.Ordinal) => "an " + kind,
+        _ => "a " + kind,
+    };
+
+    [GeneratedRegex(@"token type '(?<got>\w+)' as an? (?<want>\w+)")]
+    private static partial Regex TokenMismatch();
+
+    /// <summary>System.Text.Json names .NET types ("could not be converted to System.Int32"); the client speaks JSON.</summary>
+    internal static string WithoutDotNetNames(string text)
+    {
+        text = MissingRequired().Replace(text, m => $"missing required {m.Groups["props"].Value}");
+        return DotNetTypeName().Replace(text, m => JsonKind(m.Value));
+    }
+
+    private static string JsonKind(string typeName) => typeName switch
+    {
+        _ when typeName.StartsWith("System.Nullable", StringComparison.Ordinal) => JsonKind(typeName[(typeName.IndexOf('[') + 1)..].TrimEnd(']')),
+        "System.Int16" or "System.Int32" or "System.Int64" or "System.UInt16" or "System.UInt32" or "System.UInt64" or "System.Byte" => "an integer",
+        "System.Double" or "System.Single" or "System.Decimal" => "a number",
+        "System.String" or "System.Char" or "System.Guid" or "System.Uri" or "System.DateTime" or "System.DateTimeOffset" or "System.TimeSpan" => "a string",
+        "System.Boolean" => "true or false",
+        _ when typeName.Contains("List", StringComparison.Ordinal) || typeName.Contains("[]", StringComparison.Ordinal) || typeName.Contains("Enumerable", StringComparison.Ordinal) => "an array",
+        _ when typeName.Contains("Dictionary", StringComparison.Ordinal) => "an object",
+        _ when typeName.StartsWith("Colab.", StringComparison.Ordinal) => "the expected shape",
+        _ => "the expected type",
+    };
+
+    [GeneratedRegex(@"JSON deserialization for type '[^']+' was missing required (?<props>properties including: [^.]+|property [^.]+)")]
+    private static partial Regex MissingRequired();
+
+    [GeneratedRegex(@"(?:System|Colab)\.[A-Za-z0-9_.`]+(?:\[[^\]]*\])?")]
+    private static partial Regex DotNetTypeName();
 
     private static string FirstSentence(string message)
     {

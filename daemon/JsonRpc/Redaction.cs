@@ -10,10 +10,12 @@ public static partial class Redaction
 {
     public const string Mask = "***";
 
-    [GeneratedRegex(@"(?i)(?<key>(?:access_|refresh_|id_|api_|_)?token|authorization|password|secret|client_secret|code_verifier|key)(?<sep>\s*[=:]\s*|""\s*:\s*"")(?:(?:token|bearer|basic)\s+)?(?<value>[^\s&""',;}]+)")]
+    // The key stands alone or ends a compound name (api_key, x-api-key, access_token), never the tail of a word (monkey, hotkey).
+    [GeneratedRegex(@"(?i)(?<![A-Za-z0-9])(?<key>(?:[A-Za-z0-9]+[_-])*(?:token|authorization|password|passwd|secret|code_verifier|key|apikey))(?<sep>\s*[=:]\s*|""\s*:\s*"")(?:(?:token|bearer|basic)\s+)?(?<value>[^\s&""',;}]+)")]
     private static partial Regex KeyValue();
 
-    [GeneratedRegex(@"(?i)\b(?<scheme>bearer|token|basic)\s+(?<value>[A-Za-z0-9\-._~+/]{8,}=*)")]
+    // A credential after the scheme word has a digit or is long: "token rejected" is a sentence, not a secret.
+    [GeneratedRegex(@"(?i)\b(?<scheme>bearer|token|basic)\s+(?<value>(?=[A-Za-z0-9\-._~+/]*[0-9])[A-Za-z0-9\-._~+/]{8,}=*|[A-Za-z0-9\-._~+/]{16,}=*)")]
     private static partial Regex AuthScheme();
 
     [GeneratedRegex(@"(?<=://)[^/@\s:]+:[^/@\s]+(?=@)")]

@@ -53,8 +53,14 @@ public sealed class WorkDoneProgress(JsonRpcConnection? connection, JsonElement 
     /// <summary>The progress token: an integer or a string, as the client sent it (or as the daemon created it).</summary>
     public JsonElement Token { get; } = token;
 
+    /// <summary>Sends a report; nothing once <see cref="End"/> was called (a late report would reopen a finished progress).</summary>
     public void Report(string? message, int? percentage)
-        => Send(new WorkDoneProgressValue("report", Message: message, Percentage: percentage is { } p ? Math.Clamp(p, 0, 100) : null));
+    {
+        if (Volatile.Read(ref _ended) == 0)
+        {
+            Send(new WorkDoneProgressValue("report", Message: message, Percentage: percentage is { } p ? Math.Clamp(p, 0, 100) : null));
+        }
+    }
 
     public void End(string? message)
     {

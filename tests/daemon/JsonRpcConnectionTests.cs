@@ -385,6 +385,7 @@ public sealed class JsonRpcConnectionTests
             progress.Report("half", 50);
             progress.End("done");
             progress.End("twice");
+            progress.Report("late", 90);
             return p;
         });
         h.Start();

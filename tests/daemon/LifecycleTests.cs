@@ -268,6 +268,23 @@ public sealed class LifecycleTests
         var answer = await h.RequestAsync("colab/diag/delay", paramsJson);
 
         Assert.Equal(ErrorCodes.InvalidParams, TestClient.ErrorCode(answer));
+        var message = answer.GetProperty("error").GetProperty("message").GetString()!;
+        Assert.DoesNotContain("System.", message);
+        Assert.DoesNotContain("Colab.Daemon", message);
+    }
+
+    [Theory]
+    [InlineData("""{"milliseconds":"soon"}""", "$.milliseconds is a string where a number is expected")]
+    [InlineData("{}", "missing required properties including: 'milliseconds'")]
+    [InlineData("""{"milliseconds":5,"reportProgress":"yes"}""", "$.reportProgress is a string where a boolean is expected")]
+    public async Task DiagDelay_WithBadParams_SaysWhatIsWrongInJsonTerms(string paramsJson, string expected)
+    {
+        await using var h = new LifecycleHarness();
+        await h.InitializeAsync();
+
+        var answer = await h.RequestAsync("colab/diag/delay", paramsJson);
+
+        Assert.Contains(expected, answer.GetProperty("error").GetProperty("message").GetString());
     }
 
     [Fact]

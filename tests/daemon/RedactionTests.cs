@@ -21,6 +21,10 @@ public sealed class RedactionTests
     [InlineData("using github_pat_11ABCDEFG0123456789_abcdefghijklmnop now", "using *** now")]
     [InlineData("ya29.a0AfH6SMBx-very_long-token_value", "***")]
     [InlineData("refresh with 1//0gLongRefreshTokenValue-abcdefghij", "refresh with ***")]
+    [InlineData("x-api-key: abc123", "x-api-key: ***")]
+    [InlineData("API_KEY=sk0123", "API_KEY=***")]
+    [InlineData("passwd=hunter2", "passwd=***")]
+    [InlineData("sent Bearer abcdefghijklmnopqrstuvwxyz", "sent Bearer ***")]
     public void Redact_Credentials_AreMasked(string text, string expected)
     {
         Assert.Equal(expected, Redaction.Redact(text));
@@ -50,6 +54,10 @@ public sealed class RedactionTests
     [InlineData("Method not found: colab/noSuchThing")]
     [InlineData("max_tokens: 512, tokens used: 100")]
     [InlineData("The kernel restarted at 12:30:45.")]
+    [InlineData("403 Forbidden: token rejected by the server")]
+    [InlineData("the token expired; sign in again")]
+    [InlineData("monkey=banana, hotkey: ctrl+m")]
+    [InlineData("Bearer authentication required")]
     [InlineData("")]
     public void Redact_OrdinaryText_IsUnchanged(string text)
     {

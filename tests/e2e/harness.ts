@@ -89,6 +89,11 @@ export async function waitFor<T>(
 export interface SessionOptions {
   /** Extension folder to install (default: COLAB_E2E_EXTENSION_DIR, else colab-vscode/). */
   extensionDir?: string;
+  /**
+   * Installs the extension into the session's fresh extensions folder instead of linking
+   * `extensionDir` there (the package tests: `--install-extension` of the VSIX).
+   */
+  install?: (extensionsDir: string) => void;
   /** Extra environment for code-server (and so for the extension host and the daemon). */
   env?: Record<string, string>;
   /** Name of the run, for the log folder under test-results/e2e/. */
@@ -131,7 +136,8 @@ export class VsCodeSession {
     fs.mkdirSync(workspace, { recursive: true });
     fs.writeFileSync(path.join(workspace, 'README.md'), '# e2e workspace\n');
     cs.writeSettings(userDataDir, cs.baseSettings);
-    cs.installExtension(extensionsDir, extensionDir);
+    if (opts.install) opts.install(extensionsDir);
+    else cs.installExtension(extensionsDir, extensionDir);
     fs.mkdirSync(resultsDir, { recursive: true });
 
     const port = await cs.freePort('127.0.0.1');

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { StatusView, type StatusNode } from '../../colab-vscode/src/status/statusView';
+import { StatusView, uptimeTickMs, type StatusNode } from '../../colab-vscode/src/status/statusView';
 import { serverStatus, settle } from './fakeDaemon';
 import { createHarness } from './harness';
 import type { StubThemeIcon, StubTreeItem } from './vscodeStub';
@@ -50,6 +50,30 @@ test('the Status view refreshes when the daemon sends serverStatusChanged', asyn
   );
   assert.equal(refreshed, 2);
   assert.deepEqual(rows(view).at(-1), { label: 'gpu', description: 'available — NVIDIA driver library libnvidia-ml.so.1', icon: 'pass' });
+});
+
+test('the Status view redraws on a timer so its uptime moves on', async () => {
+  const h = createHarness();
+  let clock = startedAt + 10_000;
+  let tick: (() => void) | undefined;
+  let disposed = false;
+  const view = new StatusView(h.vs.api, h.client, () => clock, (ms, f) => {
+    assert.equal(ms, uptimeTickMs);
+    tick = f;
+    return { dispose: () => (disposed = true) };
+  });
+  await h.client.start();
+  await settle();
+  let refreshed = 0;
+  view.onDidChangeTreeData(() => refreshed++);
+  const uptime = () => rows(view).find((r) => r.label === 'Uptime')?.description;
+  const before = uptime();
+  clock += 120_000;
+  tick?.();
+  assert.equal(refreshed, 1);
+  assert.notEqual(uptime(), before);
+  view.dispose();
+  assert.ok(disposed);
 });
 
 test('the Status view says why the daemon failed', async () => {

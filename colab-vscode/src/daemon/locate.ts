@@ -89,6 +89,19 @@ export function locateDaemon(options: LocateOptions): LocateResult {
       return { ok: true, daemon: launchFor(file, source), tried };
     }
   }
+  const bundledFor = bundledPlatforms(options.extensionPath);
+  if (bundledFor.length > 0) {
+    // A packaged extension (VSIX) for another platform: say so rather than suggest a build.
+    return {
+      ok: false,
+      tried,
+      reason:
+        `This Colab for VS Code package has no daemon for ${platform}-${arch}: it bundles one for ${bundledFor.join(', ')} only. ` +
+        `Install the VSIX built for ${platform}-${arch} (if one is published), or set colab.daemon.path to a Colab daemon for this machine.\n` +
+        `Looked for:\n` +
+        tried.map((t) => `  ${t}`).join('\n'),
+    };
+  }
   return {
     ok: false,
     tried,
@@ -97,6 +110,19 @@ export function locateDaemon(options: LocateOptions): LocateResult {
       tried.map((t) => `  ${t}`).join('\n') +
       `\nSet colab.daemon.path to a daemon (colab or colab.dll), or build one with 'npm run build'.`,
   };
+}
+
+/** The <platform>-<arch> folders under <extension>/daemon/ (a packaged extension has exactly one). */
+function bundledPlatforms(extensionPath: string): string[] {
+  try {
+    return fs
+      .readdirSync(path.join(extensionPath, 'daemon'), { withFileTypes: true })
+      .filter((e) => e.isDirectory() && /^[a-z0-9]+-[a-z0-9]+$/.test(e.name))
+      .map((e) => e.name)
+      .sort();
+  } catch {
+    return [];
+  }
 }
 
 function launchFor(file: string, source: DaemonSource): LocatedDaemon {

@@ -59,6 +59,7 @@ export function statusNodes(snapshot: DaemonSnapshot, now: number = Date.now()):
 export class StatusView implements vscode.TreeDataProvider<StatusNode>, Disposable {
   private readonly changed: vscode.EventEmitter<StatusNode | undefined | void>;
   private readonly subscription: Disposable;
+  private readonly ticker: Disposable;
 
   readonly onDidChangeTreeData: vscode.Event<StatusNode | undefined | void>;
 
@@ -66,10 +67,17 @@ export class StatusView implements vscode.TreeDataProvider<StatusNode>, Disposab
     private readonly vscodeApi: Pick<typeof vscode, 'EventEmitter' | 'TreeItem' | 'ThemeIcon' | 'TreeItemCollapsibleState'>,
     private readonly daemon: DaemonState,
     private readonly now: () => number = Date.now,
+    every: (ms: number, tick: () => void) => Disposable = everyInterval,
   ) {
     this.changed = new vscodeApi.EventEmitter<StatusNode | undefined | void>();
     this.onDidChangeTreeData = this.changed.event;
     this.subscription = daemon.onDidChange(() => this.changed.fire());
+    // The uptime row moves on between status pushes; redraw it while the daemon runs.
+    this.ticker = every(uptimeTickMs, () => {
+      if (this.daemon.snapshot.status) {
+        this.changed.fire();
+      }
+    });
   }
 
   getChildren(element?: StatusNode): StatusNode[] {
@@ -88,9 +96,19 @@ export class StatusView implements vscode.TreeDataProvider<StatusNode>, Disposab
   }
 
   dispose(): void {
+    this.ticker.dispose();
     this.subscription.dispose();
     this.changed.dispose();
   }
+}
+
+/** How often the Status view redraws so its uptime ticks. */
+export const uptimeTickMs = 30_000;
+
+function everyInterval(ms: number, tick: () => void): Disposable {
+  const timer = setInterval(tick, ms);
+  timer.unref?.();
+  return { dispose: () => clearInterval(timer) };
 }
 
 function firstLine(text: string): string {
