@@ -11,6 +11,7 @@ import { gpuRequiredSetting, readRequired, registerGpuCommands } from './gpu/gpu
 import { RestartPolicy } from './daemon/restartPolicy';
 import { ColabNotebookController } from './notebook/controller';
 import { registerRuntimeCommands } from './runtime/commands';
+import { gitHubUriHandler, registerGitHubCommands, type GitHubCommandContext } from './github/commands';
 import { RuntimeSession } from './runtime/session';
 import { offerRestartOnChange, readSettings } from './settings';
 import { StatusBar } from './status/statusBar';
@@ -90,6 +91,8 @@ export function activate(context: vscode.ExtensionContext): void {
   // -- drive wiring (issue 6) --
 
   // -- github wiring (issue 7) --
+  const gitHub: GitHubCommandContext = { vscode, daemon: client, secrets: context.secrets, state: context.globalState, extensionId: context.extension.id, log: output };
+  context.subscriptions.push(...registerGitHubCommands(gitHub), vscode.window.registerUriHandler(gitHubUriHandler(gitHub)));
 
   void client.start();
 }

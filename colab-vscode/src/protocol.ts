@@ -63,6 +63,10 @@ export const methods = {
   // -- drive methods (issue 6) --
 
   // -- github methods (issue 7) --
+  gitHubResolve: { name: 'colab/github/resolve', kind: 'request', direction: 'clientToServer' },
+  gitHubOpen: { name: 'colab/github/open', kind: 'request', direction: 'clientToServer' },
+  gitHubList: { name: 'colab/github/list', kind: 'request', direction: 'clientToServer' },
+  gitHubLinks: { name: 'colab/github/links', kind: 'request', direction: 'clientToServer' },
 
 } as const satisfies Record<string, MethodInfo>;
 
@@ -90,6 +94,13 @@ export const errorCodes = {
   // -- drive codes (issue 6) --
 
   // -- github codes (issue 7) --
+  GitHubBadLink: -32070,
+  GitHubNotFound: -32071,
+  GitHubUnauthorized: -32072,
+  GitHubRateLimited: -32073,
+  GitHubUnreachable: -32074,
+  GitHubBadNotebook: -32075,
+  GitHubTooLarge: -32076,
 
 } as const;
 
@@ -446,3 +457,66 @@ export interface TrainLogsResult {
 // ---- drive types (issue 6) ----
 
 // ---- github types (issue 7) ----
+
+/** A GitHub link resolved: kind file | directory | repo | gist; ref absent = the default branch. */
+export interface GitHubTarget {
+  kind: 'file' | 'directory' | 'repo' | 'gist';
+  owner?: string;
+  repo?: string;
+  ref?: string;
+  path?: string;
+  gistId?: string;
+  gistFile?: string;
+}
+
+/** colab/github/resolve and colab/github/open params. The token is never logged. */
+export interface GitHubOpenParams {
+  url?: string;
+  target?: GitHubTarget;
+  token?: string;
+  baseUrl?: string;
+  maxBytes?: number;
+}
+
+/** colab/github/open result: nbformat 4 JSON text and the name for the untitled copy. */
+export interface GitHubOpenResult {
+  notebook: string;
+  suggestedName: string;
+  source: GitHubTarget;
+  webUrl: string;
+  bytes: number;
+  note?: string;
+}
+
+export interface GitHubListParams {
+  repo: string;
+  ref?: string;
+  token?: string;
+  baseUrl?: string;
+}
+
+export interface GitHubListResult {
+  owner: string;
+  repo: string;
+  ref: string;
+  defaultBranch: string;
+  notebooks: { path: string; size?: number }[];
+  branches: string[];
+  tags: string[];
+  truncated: boolean;
+}
+
+export interface GitHubLinksParams {
+  path: string;
+  baseUrl?: string;
+}
+
+export interface GitHubLinksResult {
+  owner: string;
+  repo: string;
+  ref: string;
+  path: string;
+  gitHubUrl: string;
+  colabUrl: string;
+  badgeMarkdown: string;
+}

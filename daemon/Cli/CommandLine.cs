@@ -58,6 +58,7 @@ public static class CommandLine
         // -- drive commands (issue 6) --
 
         // -- github commands (issue 7) --
+        root.Subcommands.Add(GitHubCommand.Create(output));
 
 
         var config = new InvocationConfiguration { Output = output, Error = Console.Error };

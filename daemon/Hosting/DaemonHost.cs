@@ -52,6 +52,7 @@ public static class DaemonHost
         // -- drive services (issue 6) --
 
         // -- github services (issue 7) --
+        builder.Services.AddSingleton<Colab.Daemon.GitHub.GitHubService>();
 
         return builder;
     }
@@ -78,6 +79,7 @@ public static class DaemonHost
         // -- drive method groups (issue 6) --
 
         // -- github method groups (issue 7) --
+        services.AddSingleton<IMethodGroup, GitHubMethods>();
 
     }
 

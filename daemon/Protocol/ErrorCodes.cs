@@ -32,6 +32,13 @@ public static class ErrorCodes
     // -- drive codes (issue 6) --
 
     // -- github codes (issue 7) --
+    public const int GitHubBadLink = -32070;
+    public const int GitHubNotFound = -32071;
+    public const int GitHubUnauthorized = -32072;
+    public const int GitHubRateLimited = -32073;
+    public const int GitHubUnreachable = -32074;
+    public const int GitHubBadNotebook = -32075;
+    public const int GitHubTooLarge = -32076;
 
 
     public static readonly IReadOnlyDictionary<string, int> All = new Dictionary<string, int>
@@ -59,6 +66,13 @@ public static class ErrorCodes
         // -- drive codes (issue 6) --
 
         // -- github codes (issue 7) --
+        [nameof(GitHubBadLink)] = GitHubBadLink,
+        [nameof(GitHubNotFound)] = GitHubNotFound,
+        [nameof(GitHubUnauthorized)] = GitHubUnauthorized,
+        [nameof(GitHubRateLimited)] = GitHubRateLimited,
+        [nameof(GitHubUnreachable)] = GitHubUnreachable,
+        [nameof(GitHubBadNotebook)] = GitHubBadNotebook,
+        [nameof(GitHubTooLarge)] = GitHubTooLarge,
 
     };
 }

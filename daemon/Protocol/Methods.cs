@@ -77,6 +77,10 @@ public static class Methods
     // -- drive names (issue 6) --
 
     // -- github names (issue 7) --
+    public const string GitHubResolve = "colab/github/resolve";
+    public const string GitHubOpen = "colab/github/open";
+    public const string GitHubList = "colab/github/list";
+    public const string GitHubLinks = "colab/github/links";
 
 
     public static readonly IReadOnlyList<MethodInfo> All =
@@ -131,6 +135,10 @@ public static class Methods
         // -- drive methods (issue 6) --
 
         // -- github methods (issue 7) --
+        new(GitHubResolve, MethodKind.Request, MethodDirection.ClientToServer, "Parses a GitHub, raw, Colab-badge, gist or owner/repo/path@ref link and resolves its ref (branch, tag or commit)."),
+        new(GitHubOpen, MethodKind.Request, MethodDirection.ClientToServer, "Fetches a notebook from GitHub and answers its nbformat 4 JSON text and a name for an untitled copy."),
+        new(GitHubList, MethodKind.Request, MethodDirection.ClientToServer, "The notebooks in a repository at a ref (git trees API), with its branches and tags."),
+        new(GitHubLinks, MethodKind.Request, MethodDirection.ClientToServer, "The GitHub, Colab and badge links of a workspace notebook, from its repository's git remote."),
 
     ];
 

@@ -11,7 +11,9 @@ import { gpuCommandIds, gpuRequiredSetting } from '../../colab-vscode/src/gpu/gp
 
 import { trainingCommandIds, trainTaskType } from '../../colab-vscode/src/training/training';
 
-const commandIds = { ...daemonCommandIds, ...runtimeCommandIds, ...gpuCommandIds, ...trainingCommandIds };
+import { gitHubCommandIds, gitHubSettings } from '../../colab-vscode/src/github/commands';
+
+const commandIds = { ...daemonCommandIds, ...runtimeCommandIds, ...gpuCommandIds, ...trainingCommandIds, ...gitHubCommandIds };
 import { logLevels, settingNames } from '../../colab-vscode/src/settings';
 import { statusViewId } from '../../colab-vscode/src/status/statusView';
 
@@ -36,6 +38,9 @@ test('the palette offers the daemon and runtime commands, and no other command',
     'Colab: Start Training…',
     'Colab: Try the Training Example',
     'Colab: Show Training Metrics',
+    'Colab: Open Notebook from GitHub',
+    'Colab: Copy Open-in-VS-Code Link',
+    'Colab: Copy Open-in-Colab Badge',
   ]);
   assert.deepEqual(
     manifest.contributes.commands.map((c: { command: string }) => c.command).sort(),
@@ -50,6 +55,7 @@ test('the extension activates on Jupyter notebooks, the Status view and each of 
     `onView:${statusViewId}`,
     ...Object.values(commandIds).map((id) => `onCommand:${id}`),
     `onTaskType:${trainTaskType}`,
+    'onUri',
   ]);
   assert.equal(manifest.main, './dist/extension.js');
   assert.deepEqual(manifest.extensionKind, ['workspace']);
@@ -69,7 +75,7 @@ test('the settings are colab.daemon.path and colab.python (machine scope, empty 
   const config = manifest.contributes.configuration;
   assert.equal(config.title, 'Colab');
   const props = config.properties;
-  assert.deepEqual(Object.keys(props).sort(), [...Object.values(settingNames), gpuPollIntervalSetting, gpuRequiredSetting].sort());
+  assert.deepEqual(Object.keys(props).sort(), [...Object.values(settingNames), gpuPollIntervalSetting, gpuRequiredSetting, ...Object.values(gitHubSettings)].sort());
   assert.deepEqual(props[gpuRequiredSetting].default, []);
   assert.equal(props[gpuPollIntervalSetting].default, 2000);
   for (const name of [settingNames.daemonPath, settingNames.python]) {

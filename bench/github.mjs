@@ -1,0 +1,144 @@
+// GitHub notebook open: time from request to notebook JSON ready for a 5 MB notebook
+// served by a local GitHub stand-in (the Enterprise API layout on loopback).
+//   ours:  colab/github/open over JSON-RPC to the built daemon (link parsing, ref lookup,
+//          contents API fetch, nbformat check) and the client's JSON.parse of the answer and
+//          of the notebook text it carries — what the extension has before it builds cells.
+//   peer:  curl fetching the same raw file (process start included, as a user would run it),
+//          and curl's own time_total (transfer only) for a stricter comparison.
+// Run: node scripts/build.mjs && node bench/github.mjs [--runs 15]
+import { execFile } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as http from 'node:http';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { spawn } from 'node:child_process';
+import { load, machine } from './lib/machine.mjs';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const runs = Number(process.argv[process.argv.indexOf('--runs') + 1]) || 15;
+const dll = path.join(root, 'daemon', 'bin', 'Release', 'net10.0', 'colab.dll');
+if (!fs.existsSync(dll)) {
+  console.error(`The daemon is not built (${dll}); run: node scripts/build.mjs`);
+  process.exit(1);
+}
+
+// A 5 MB notebook: code cells with text outputs and a base64 image each, like a real one.
+const cells = [];
+const png = Buffer.alloc(12_000, 7).toString('base64');
+let size = 0;
+for (let i = 0; size < 5 * 1024 * 1024; i++) {
+  cells.push({
+    cell_type: 'code', execution_count: i, metadata: {}, source: [`x = ${i}\n`, 'print(x * 2)'],
+    outputs: [
+      { output_type: 'stream', name: 'stdout', text: [`${i * 2}\n`] },
+      { output_type: 'display_data', data: { 'image/png': png, 'text/plain': ['<Figure>'] }, metadata: {} },
+    ],
+  });
+  size += JSON.stringify(cells[cells.length - 1]).length;
+}
+const body = Buffer.from(JSON.stringify({ cells, metadata: { kernelspec: { name: 'python3', display_name: 'Python 3', language: 'python' } }, nbformat: 4, nbformat_minor: 5 }));
+
+const server = http.createServer((req, res) => {
+  const url = new URL(req.url, 'http://x');
+  if (url.pathname === '/api/v3/repos/org/repo/contents/big.ipynb' || url.pathname === '/raw/big.ipynb') {
+    res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': body.length });
+    return res.end(body);
+  }
+  if (url.pathname.startsWith('/api/v3/repos/org/repo/git/matching-refs/')) {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    return res.end('[]');
+  }
+  res.writeHead(404, { 'content-type': 'application/json' });
+  res.end('{"message":"Not Found"}');
+});
+await new Promise((r) => server.listen(0, '127.0.0.1', r));
+const base = `http://127.0.0.1:${server.address().port}`;
+
+// A minimal LSP-framed client that keeps a large answer's chunks in a list and joins them
+// once (lib/raw-client.mjs re-concatenates per chunk, quadratic for a 5 MB answer).
+const daemon = spawn('dotnet', [dll, 'daemon', '--stdio'], { stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env, COLAB_LogLevel: 'Warning' } });
+const waiting = new Map();
+let chunks = [];
+let have = 0;
+let need = -1;
+daemon.stdout.on('data', (chunk) => {
+  chunks.push(chunk);
+  have += chunk.length;
+  for (;;) {
+    if (need < 0) {
+      const head = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, have);
+      chunks = [head];
+      const end = head.indexOf('\r\n\r\n');
+      if (end < 0) return;
+      need = end + 4 + Number(/Content-Length: (\d+)/i.exec(head.toString('ascii', 0, end))[1]);
+    }
+    if (have < need) return; // keep the chunks; join once the body is complete
+    const buf = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, have);
+    const headerEnd = buf.indexOf('\r\n\r\n') + 4;
+    const message = JSON.parse(buf.toString('utf8', headerEnd, need));
+    const rest = buf.subarray(need);
+    chunks = rest.length ? [rest] : [];
+    have = rest.length;
+    need = -1;
+    if (message.id !== undefined && waiting.has(message.id)) {
+      waiting.get(message.id)(message);
+      waiting.delete(message.id);
+    }
+    if (!have) return;
+  }
+});
+const send = (message) => {
+  const body = Buffer.from(JSON.stringify({ jsonrpc: '2.0', ...message }));
+  daemon.stdin.write(`Content-Length: ${body.length}\r\n\r\n`);
+  daemon.stdin.write(body);
+};
+const client = {
+  request: (id, method, params) => new Promise((resolve) => { waiting.set(id, resolve); send({ id, method, params }); }),
+  close: async () => { await client.request(999999, 'shutdown'); send({ method: 'exit' }); await new Promise((r) => daemon.once('exit', r)); },
+};
+await client.request(1, 'initialize', { processId: process.pid, capabilities: {} });
+send({ method: 'initialized', params: {} });
+
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const ms = (t0) => Number(process.hrtime.bigint() - t0) / 1e6;
+
+let id = 10;
+const open = async () => {
+  const t0 = process.hrtime.bigint();
+  const answer = await client.request(id++, 'colab/github/open', { url: 'https://colab.research.google.com/github/org/repo/blob/main/big.ipynb', baseUrl: base });
+  if (!answer.result) throw new Error(`open failed: ${JSON.stringify(answer.error)}`);
+  const nb = JSON.parse(answer.result.notebook);
+  const t = ms(t0);
+  if (nb.cells.length !== cells.length) throw new Error('wrong notebook');
+  return t;
+};
+// Asynchronous: the stand-in runs in this process, so a synchronous spawn would starve it.
+const curl = () => new Promise((resolve, reject) => {
+  const t0 = process.hrtime.bigint();
+  execFile('curl', ['-sS', '-o', '/dev/null', '-w', '%{time_total}', `${base}/raw/big.ipynb`], (error, stdout, stderr) => {
+    const wall = ms(t0);
+    if (error) return reject(new Error(`curl failed: ${stderr || error.message}`));
+    resolve({ wall, transfer: Number(stdout) * 1000 });
+  });
+});
+
+for (let i = 0; i < 3; i++) { await open(); await curl(); } // warm-up: JIT, connection pool
+const ours = [];
+const peerWall = [];
+const peerTransfer = [];
+for (let i = 0; i < runs; i++) {
+  ours.push(await open());
+  const c = await curl();
+  peerWall.push(c.wall);
+  peerTransfer.push(c.transfer);
+}
+await client.close();
+server.close();
+
+const o = median(ours), w = median(peerWall), t = median(peerTransfer);
+const m = machine();
+const host = `${m.cpuModel}, ${m.nproc} CPUs, load ${load()}`;
+console.log(`GitHub open, ${(body.length / 1024 / 1024).toFixed(1)} MB notebook (${cells.length} cells), ${runs} runs, medians — ${host}`);
+console.log(`  colab/github/open + JSON.parse (ours)   ${o.toFixed(1)} ms`);
+console.log(`  curl, process wall time (peer)          ${w.toFixed(1)} ms   ratio ${(o / w).toFixed(2)}x (target <= 1.5x)`);
+console.log(`  curl, its own time_total (transfer)     ${t.toFixed(1)} ms   ratio ${(o / t).toFixed(2)}x`);
