@@ -192,7 +192,8 @@ public sealed partial class ProtocolListTests
     {
         var problems = new List<string>();
         var entries = new Dictionary<string, string>();
-        foreach (var (line, text) in DocTableRows("## Methods"))
+        // The main table under "## Methods" plus each area's own "## <Area>" section table (same header).
+        foreach (var (line, text) in DocTableRows("## Methods").Concat(AreaMethodTableRows()))
         {
             var m = DocMethodRow().Match(text);
             if (!m.Success)
@@ -265,6 +266,36 @@ public sealed partial class ProtocolListTests
             }
         }
         return block;
+    }
+
+    /// <summary>The body rows of method tables (header <c>| method | kind | direction |</c>) in sections after "## Methods".</summary>
+    private static List<(int Line, string Text)> AreaMethodTableRows()
+    {
+        var lines = File.ReadAllLines(RepoLayout.InRepo(Docs.Split('/')));
+        var methodsSection = Array.FindIndex(lines, l => l.Trim() == "## Methods");
+        var rows = new List<(int, string)>();
+        var section = "";
+        for (var i = 0; i < lines.Length; i++)
+        {
+            if (lines[i].StartsWith("## ", StringComparison.Ordinal))
+            {
+                section = lines[i].Trim();
+                continue;
+            }
+            if (i <= methodsSection || section == "## Methods" || !lines[i].Trim().StartsWith("| method | kind | direction |", StringComparison.Ordinal))
+            {
+                continue;
+            }
+            for (var j = i + 1; j < lines.Length && lines[j].Trim().StartsWith('|'); j++)
+            {
+                var t = lines[j].Trim();
+                if (!Regex.IsMatch(t, @"^\|[\s\-:|]+\|$"))
+                {
+                    rows.Add((j + 1, t));
+                }
+            }
+        }
+        return rows;
     }
 
     /// <summary>The body rows of the first table in a section of the protocol doc (header and separator rows left out).</summary>
