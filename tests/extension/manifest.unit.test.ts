@@ -7,8 +7,10 @@ import * as path from 'node:path';
 import { test } from 'node:test';
 import { commandIds as daemonCommandIds } from '../../colab-vscode/src/commands';
 import { runtimeCommandIds } from '../../colab-vscode/src/runtime/commands';
+import { idleTimeoutSetting } from '../../colab-vscode/src/runtime/idle';
+import { runtimesViewCommandIds, runtimesViewId } from '../../colab-vscode/src/runtime/runtimesView';
 
-const commandIds = { ...daemonCommandIds, ...runtimeCommandIds };
+const commandIds = { ...daemonCommandIds, ...runtimeCommandIds, ...runtimesViewCommandIds };
 import { logLevels, settingNames } from '../../colab-vscode/src/settings';
 import { statusViewId } from '../../colab-vscode/src/status/statusView';
 
@@ -27,6 +29,9 @@ test('the palette offers the daemon and runtime commands, and no other command',
     'Colab: Restart Runtime',
     'Colab: Interrupt Execution',
     'Colab: Restart Runtime and Run All',
+    'Colab: Refresh Runtimes',
+    'Colab: Kill Kernel',
+    'Colab: Kill Idle Kernels',
   ]);
   assert.deepEqual(
     manifest.contributes.commands.map((c: { command: string }) => c.command).sort(),
@@ -39,7 +44,9 @@ test('the extension activates on Jupyter notebooks, the Status view and each of 
   assert.deepEqual(manifest.activationEvents, [
     'onNotebook:jupyter-notebook',
     `onView:${statusViewId}`,
-    ...Object.values(commandIds).map((id) => `onCommand:${id}`),
+    ...Object.values({ ...daemonCommandIds, ...runtimeCommandIds }).map((id) => `onCommand:${id}`),
+    `onView:${runtimesViewId}`,
+    ...Object.values(runtimesViewCommandIds).map((id) => `onCommand:${id}`),
   ]);
   assert.equal(manifest.main, './dist/extension.js');
   assert.deepEqual(manifest.extensionKind, ['workspace']);
@@ -51,7 +58,10 @@ test("a 'Colab' activity-bar container holds the 'Status' view, with an icon tha
   assert.ok(fs.existsSync(path.join(extensionRoot, container.icon)), container.icon);
   assert.deepEqual(
     manifest.contributes.views.colab.map((v: { id: string; name: string }) => [v.id, v.name]),
-    [[statusViewId, 'Status']],
+    [
+      [statusViewId, 'Status'],
+      [runtimesViewId, 'Runtimes'],
+    ],
   );
 });
 
@@ -59,7 +69,9 @@ test('the settings are colab.daemon.path and colab.python (machine scope, empty 
   const config = manifest.contributes.configuration;
   assert.equal(config.title, 'Colab');
   const props = config.properties;
-  assert.deepEqual(Object.keys(props).sort(), [...Object.values(settingNames), gpuPollIntervalSetting].sort());
+  assert.deepEqual(Object.keys(props).sort(), [...Object.values(settingNames), gpuPollIntervalSetting, idleTimeoutSetting].sort());
+  assert.equal(props[idleTimeoutSetting].default, 60);
+  assert.equal(props[idleTimeoutSetting].minimum, 0);
   assert.equal(props[gpuPollIntervalSetting].default, 2000);
   for (const name of [settingNames.daemonPath, settingNames.python]) {
     assert.equal(props[name].type, 'string');
