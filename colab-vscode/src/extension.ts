@@ -69,7 +69,7 @@ export function activate(context: vscode.ExtensionContext): void {
   );
   // Each area wires its views and commands below its marker (one owner per area).
   // -- runtime wiring (issue 3) --
-  context.subscriptions.push(...wireRuntimeViews(vscode, client, runtimes, output));
+  context.subscriptions.push(...wireRuntimeViews(vscode, client, runtimes, output, context));
 
   // -- terminal wiring (issue 3, terminals/files) --
   // -- gpu wiring (issue 4) --

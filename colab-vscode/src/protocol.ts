@@ -223,6 +223,8 @@ export interface RuntimeIdParams {
 export interface KernelStartParams {
   runtimeId: string;
   kernelName?: string;
+  /** Re-attach to this kernel (still running on the server, e.g. after a daemon restart) instead of starting one. */
+  kernelId?: string;
 }
 
 export interface KernelIdParams {

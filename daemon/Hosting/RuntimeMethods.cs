@@ -44,7 +44,9 @@ internal sealed class RuntimeMethods(RuntimeManager runtimes, RuntimeIdleMonitor
         }));
 
         connection.OnRequest(Methods.KernelStart, json.KernelStartParams, json.RuntimeKernelInfo, (p, ctx) => Guard(
-            () => runtimes.StartKernelAsync(p.RuntimeId, p.KernelName, cancellationToken: ctx.CancellationToken)));
+            () => p.KernelId is { } existing
+                ? runtimes.AttachKernelAsync(p.RuntimeId, existing, ctx.CancellationToken)
+                : runtimes.StartKernelAsync(p.RuntimeId, p.KernelName, cancellationToken: ctx.CancellationToken)));
 
         connection.OnRequest(Methods.KernelList, json.RuntimeIdParams, json.KernelListResult, (p, ctx) => Guard(async () =>
             new KernelListResult(await runtimes.ListKernelsAsync(p.RuntimeId, ctx.CancellationToken).ConfigureAwait(false))));

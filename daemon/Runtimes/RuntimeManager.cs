@@ -196,6 +196,26 @@ public sealed class RuntimeManager : IAsyncDisposable, IDisposable
         return Describe(runtime, kernel);
     }
 
+    /// <summary>
+    /// Re-attaches a kernel the server still runs (e.g. one this window used before the daemon
+    /// restarted): it is then treated as started here (shut down on disconnect). A kernel the
+    /// server no longer has is <see cref="JupyterErrorKind.NotFound"/>; the caller starts a new one.
+    /// </summary>
+    public async Task<RuntimeKernelInfo> AttachKernelAsync(string runtimeId, string kernelId, CancellationToken cancellationToken = default)
+    {
+        var runtime = Find(runtimeId);
+        if (string.IsNullOrWhiteSpace(kernelId) || kernelId.Contains('/', StringComparison.Ordinal))
+        {
+            throw new JupyterException(JupyterErrorKind.NotFound, "no such kernel: the kernel id is empty or has a '/'");
+        }
+        var kernel = await runtime.Client.GetKernelAsync(kernelId, cancellationToken).ConfigureAwait(false);
+        runtime.StartedKernels[kernel.Id] = 0;
+        runtime.Touch(_time.GetUtcNow());
+        _logger.LogInformation("runtime {Id}: re-attached kernel {Kernel}", runtime.Id, kernel.Id);
+        RaiseChanged();
+        return Describe(runtime, kernel);
+    }
+
     /// <summary>The open channels of a kernel (opened on first use, shared afterwards; a closed one is replaced).</summary>
     public async Task<KernelConnection> OpenKernelAsync(string runtimeId, string kernelId, CancellationToken cancellationToken = default)
     {

@@ -4,15 +4,18 @@
 import type * as vscode from 'vscode';
 import type { Disposable } from '../events';
 import { IdleNotifier, defaultIdleTimeoutMinutes, idleTimeoutSetting } from './idle';
+import { RuntimeMemory } from './memory';
 import { RuntimesView, registerRuntimesViewCommands, runtimesViewId } from './runtimesView';
 import type { RuntimeDaemon, RuntimeLog, RuntimeSession } from './session';
 
 export function wireRuntimeViews(
   vscodeApi: typeof vscode,
   daemon: RuntimeDaemon,
-  session: Pick<RuntimeSession, 'list'>,
+  session: RuntimeSession,
   log: RuntimeLog,
+  context: Pick<vscode.ExtensionContext, 'workspaceState' | 'secrets'>,
 ): Disposable[] {
+  const memory = new RuntimeMemory({ daemon, session, state: context.workspaceState, secrets: context.secrets, window: vscodeApi.window, log });
   const view = new RuntimesView(vscodeApi, daemon, log);
   const tree = vscodeApi.window.createTreeView(runtimesViewId, { treeDataProvider: view, showCollapseAll: false });
   view.setVisible(tree.visible);
@@ -24,6 +27,7 @@ export function wireRuntimeViews(
     runtimes: () => session.list(),
   });
   return [
+    memory,
     view,
     tree,
     tree.onDidChangeVisibility((e) => view.setVisible(e.visible)),

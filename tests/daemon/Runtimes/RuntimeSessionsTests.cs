@@ -162,6 +162,34 @@ public sealed class RuntimeSessionsTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_kernel_the_server_still_runs_is_re_attached_by_id_with_its_variables_and_owned_again()
+    {
+        // Another client's (or a crashed daemon's) kernel, with state in it.
+        var client = _manager.Client(_local.Id);
+        var orphan = await client.StartKernelAsync();
+        var remote = await _manager.ConnectRemoteAsync(_local.Url, client.Token);
+        var first = await _manager.OpenKernelAsync(remote.Id, orphan.Id);
+        await first.RunAsync("answer = 42");
+        Assert.False((await _manager.ListKernelsAsync(remote.Id)).Single().StartedHere);
+
+        var attached = await _manager.AttachKernelAsync(remote.Id, orphan.Id);
+        Assert.Equal(orphan.Id, attached.Id);
+        Assert.True(attached.StartedHere);
+        Assert.Equal("42\n", (await (await _manager.OpenKernelAsync(remote.Id, orphan.Id)).RunAsync("print(answer)")).Stdout);
+
+        var gone = await Assert.ThrowsAsync<JupyterException>(() => _manager.AttachKernelAsync(remote.Id, Guid.NewGuid().ToString()));
+        Assert.Equal(JupyterErrorKind.NotFound, gone.Kind);
+        foreach (var bad in new[] { "", " ", "../sessions" })
+        {
+            Assert.Equal(JupyterErrorKind.NotFound, (await Assert.ThrowsAsync<JupyterException>(() => _manager.AttachKernelAsync(remote.Id, bad))).Kind);
+        }
+
+        // Owned again: disconnecting the remote runtime shuts it down.
+        await _manager.DisconnectAsync(remote.Id);
+        Assert.DoesNotContain(await client.ListKernelsAsync(), k => k.Id == orphan.Id);
+    }
+
+    [Fact]
     public async Task A_runtime_whose_server_died_is_listed_with_the_reason()
     {
         var remote = await _manager.ConnectRemoteAsync(_local.Url, _manager.Client(_local.Id).Token);
