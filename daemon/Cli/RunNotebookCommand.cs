@@ -11,7 +11,7 @@ namespace Colab.Daemon.Cli;
 
 /// <summary>
 /// <c>colab run notebook.ipynb</c>: runs every code cell in order on a fresh kernel (a local
-/// runtime, or <c>--url</c> with the token from <c>COLAB_RUNTIME_TOKEN</c>), writes the outputs and
+/// runtime, or <c>--url</c> — a URL or a remembered runtime's id — with the token from <c>COLAB_RUNTIME_TOKEN</c>), writes the outputs and
 /// execution counts back into the notebook (nbformat 4; everything else — metadata, markdown cells,
 /// ids — kept as it was), and stops at the first cell that fails. Exit codes: 0 all cells ran,
 /// 1 a cell failed (its error is printed) or the runtime failed, 2 the file is not a notebook.
@@ -22,7 +22,7 @@ internal static partial class RunNotebookCommand
 
     public static Command Create(TextWriter output)
     {
-        var url = new Option<string?>("--url") { Description = "A Jupyter server to run on (default: a fresh local runtime); its token comes from COLAB_RUNTIME_TOKEN." };
+        var url = new Option<string?>("--url") { Description = "A Jupyter server (URL, or the id of one remembered by colab runtime connect) to run on (default: a fresh local runtime); its token comes from COLAB_RUNTIME_TOKEN." };
         var kernel = new Option<string?>("--kernel") { Description = "The kernel spec name (default: the server's default kernel)." };
         var timeout = new Option<double>("--cell-timeout") { Description = "Seconds one cell may run before it is interrupted and counts as failed (0 = no limit).", DefaultValueFactory = _ => 0 };
         var path = new Argument<string>("notebook") { Description = "The .ipynb file; its outputs are replaced." };
@@ -51,7 +51,7 @@ internal static partial class RunNotebookCommand
         {
             var runtime = url is null
                 ? await runtimes.ConnectLocalAsync(Path.GetDirectoryName(Path.GetFullPath(path)), cancellationToken).ConfigureAwait(false)
-                : await runtimes.ConnectRemoteAsync(url, Environment.GetEnvironmentVariable("COLAB_RUNTIME_TOKEN") is { Length: > 0 } t ? t : null, cancellationToken).ConfigureAwait(false);
+                : await runtimes.ConnectRemoteAsync(RuntimeStateCommands.Resolve(url), Environment.GetEnvironmentVariable(RuntimeStateCommands.TokenVariable) is { Length: > 0 } t ? t : null, cancellationToken).ConfigureAwait(false);
             var started = await runtimes.StartKernelAsync(runtime.Id, kernelName, cancellationToken: cancellationToken).ConfigureAwait(false);
             var kernel = await runtimes.OpenKernelAsync(runtime.Id, started.Id, cancellationToken).ConfigureAwait(false);
             var cells = (JsonArray)notebook["cells"]!;
