@@ -190,6 +190,23 @@ public sealed class RuntimeSessionsTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_kernel_that_dies_mid_cell_fails_the_cell_saying_so_and_runs_code_again_without_its_variables()
+    {
+        var kernel = await _manager.StartKernelAsync(_local.Id);
+        var connection = await _manager.OpenKernelAsync(_local.Id, kernel.Id);
+        await connection.RunAsync("x = 1");
+        var e = await Assert.ThrowsAnyAsync<Exception>(async () => await connection.RunAsync("import os; os._exit(1)"));
+        Assert.Contains("died", e.Message);
+
+        // The server restarted it under the same id: still listed (the server says "starting" until
+        // the restarted kernel is next spoken to, which is what the Sessions view shows), and it runs code again.
+        var listed = (await _manager.ListSessionsAsync(_local.Id))[0].Kernels.Single(k => k.Kernel.Id == kernel.Id);
+        Assert.Contains(listed.Kernel.ExecutionState, new[] { "starting", "restarting", "idle" });
+        var again = await _manager.OpenKernelAsync(_local.Id, kernel.Id);
+        Assert.Equal("False\n", (await again.RunAsync("print('x' in dir())")).Stdout);
+    }
+
+    [Fact]
     public async Task A_runtime_whose_server_died_is_listed_with_the_reason()
     {
         var remote = await _manager.ConnectRemoteAsync(_local.Url, _manager.Client(_local.Id).Token);
