@@ -13,6 +13,7 @@ import { ColabNotebookController } from './notebook/controller';
 import { registerRuntimeCommands } from './runtime/commands';
 import { gitHubUriHandler, registerGitHubCommands, type GitHubCommandContext } from './github/commands';
 import { RuntimeSession } from './runtime/session';
+import { wireRuntimeViews } from './runtime/wiring';
 import { offerRestartOnChange, readSettings } from './settings';
 import { StatusBar } from './status/statusBar';
 import { StatusDocument } from './status/statusDocument';
@@ -71,6 +72,7 @@ export function activate(context: vscode.ExtensionContext): void {
   );
   // Each area wires its views and commands below its marker (one owner per area).
   // -- runtime wiring (issue 3) --
+  context.subscriptions.push(...wireRuntimeViews(vscode, client, runtimes, output, context));
 
   // -- terminal wiring (issue 3, terminals/files) --
   // -- gpu wiring (issue 4) --

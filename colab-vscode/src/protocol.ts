@@ -42,6 +42,12 @@ export const methods = {
   kernelRestart: { name: 'colab/kernel/restart', kind: 'request', direction: 'clientToServer' },
   kernelShutdown: { name: 'colab/kernel/shutdown', kind: 'request', direction: 'clientToServer' },
   // -- runtime methods (issue 3) --
+  runtimeSessions: { name: 'colab/runtime/sessions', kind: 'request', direction: 'clientToServer' },
+  kernelKillIdle: { name: 'colab/kernel/killIdle', kind: 'request', direction: 'clientToServer' },
+  runtimeKeepAlive: { name: 'colab/runtime/keepAlive', kind: 'request', direction: 'clientToServer' },
+  runtimeSetIdleTimeout: { name: 'colab/runtime/setIdleTimeout', kind: 'request', direction: 'clientToServer' },
+  runtimeIdleWarning: { name: 'colab/runtime/idleWarning', kind: 'notification', direction: 'serverToClient' },
+  runtimeIdleDisconnected: { name: 'colab/runtime/idleDisconnected', kind: 'notification', direction: 'serverToClient' },
 
   // -- terminal methods (issue 3, terminals/files) --
   // -- gpu methods (issue 4) --
@@ -240,6 +246,8 @@ export interface RuntimeIdParams {
 export interface KernelStartParams {
   runtimeId: string;
   kernelName?: string;
+  /** Re-attach to this kernel (still running on the server, e.g. after a daemon restart) instead of starting one. */
+  kernelId?: string;
 }
 
 export interface KernelIdParams {
@@ -310,6 +318,73 @@ export interface KernelInputResult {
 }
 
 // ---- runtime types (issue 3) ----
+
+/** colab/runtime/sessions params: one runtime, or all. */
+export interface RuntimeSessionsParams {
+  runtimeId?: string;
+}
+
+export interface RuntimeSessionInfo {
+  id: string;
+  path?: string;
+  name?: string;
+  type?: string;
+}
+
+export interface KernelSessionsInfo {
+  kernel: RuntimeKernelInfo;
+  /** Seconds since its last activity while idle; 0 while busy or starting; absent when unknown. */
+  idleSeconds?: number;
+  sessions: RuntimeSessionInfo[];
+}
+
+export interface RuntimeSessionsInfo {
+  runtime: RuntimeInfo;
+  /** A cell or a job holding the runtime is running through the daemon. */
+  busy: boolean;
+  /** Seconds since the daemon last used the runtime; 0 while busy. */
+  idleSeconds: number;
+  kernels: KernelSessionsInfo[];
+  /** Why the kernels could not be listed (the server is down …). */
+  error?: string;
+}
+
+export interface RuntimeSessionsResult {
+  runtimes: RuntimeSessionsInfo[];
+}
+
+/** colab/kernel/killIdle params. */
+export interface KillIdleParams {
+  runtimeId: string;
+  idleSeconds?: number;
+}
+
+export interface KillIdleResult {
+  killed: string[];
+}
+
+/** colab/runtime/setIdleTimeout params (0 minutes = never). */
+export interface IdleTimeoutParams {
+  minutes: number;
+  warningSeconds?: number;
+}
+
+export interface IdleTimeoutResult {
+  minutes: number;
+  warningSeconds: number;
+}
+
+/** colab/runtime/idleWarning params. */
+export interface IdleWarningParams {
+  runtimeId: string;
+  secondsLeft: number;
+}
+
+/** colab/runtime/idleDisconnected params. */
+export interface IdleDisconnectedParams {
+  runtimeId: string;
+  idleSeconds: number;
+}
 
 // ---- terminal types (issue 3, terminals/files) ----
 // ---- gpu types (issue 4) ----

@@ -47,6 +47,8 @@ public static class CommandLine
 
         root.Subcommands.Add(RuntimeCommand(output));
         // -- runtime commands (issue 3) --
+        root.Subcommands.Add(RunNotebookCommand.Create(output));
+        RuntimeStateCommands.AddTo(root.Subcommands.First(c => c.Name == "runtime"), output);
 
         // -- terminal commands (issue 3, terminals/files) --
         // -- gpu commands (issue 4) --

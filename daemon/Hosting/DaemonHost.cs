@@ -40,6 +40,7 @@ public static class DaemonHost
         builder.Services.AddSingleton<GpuService>();
         builder.Services.AddSingleton<RuntimeManager>();
         // -- runtime services (issue 3) --
+        builder.Services.AddSingleton<RuntimeIdleMonitor>();
 
         // -- terminal services (issue 3, terminals/files) --
         // -- gpu services (issue 4) --

@@ -10,7 +10,7 @@ namespace Colab.Daemon.Hosting;
 /// in, <see cref="RuntimeManager"/> calls, wire records out, and <see cref="JupyterException"/>s
 /// mapped to error codes. Params are never logged (a connect carries a token).
 /// </summary>
-internal sealed class RuntimeMethods(RuntimeManager runtimes, ILogger<RuntimeMethods> logger) : IMethodGroup
+internal sealed class RuntimeMethods(RuntimeManager runtimes, RuntimeIdleMonitor idle, ILogger<RuntimeMethods> logger) : IMethodGroup
 {
     private static readonly TimeSpan InterruptTimeout = TimeSpan.FromSeconds(10);
 
@@ -44,7 +44,9 @@ internal sealed class RuntimeMethods(RuntimeManager runtimes, ILogger<RuntimeMet
         }));
 
         connection.OnRequest(Methods.KernelStart, json.KernelStartParams, json.RuntimeKernelInfo, (p, ctx) => Guard(
-            () => runtimes.StartKernelAsync(p.RuntimeId, p.KernelName, cancellationToken: ctx.CancellationToken)));
+            () => p.KernelId is { } existing
+                ? runtimes.AttachKernelAsync(p.RuntimeId, existing, ctx.CancellationToken)
+                : runtimes.StartKernelAsync(p.RuntimeId, p.KernelName, cancellationToken: ctx.CancellationToken)));
 
         connection.OnRequest(Methods.KernelList, json.RuntimeIdParams, json.KernelListResult, (p, ctx) => Guard(async () =>
             new KernelListResult(await runtimes.ListKernelsAsync(p.RuntimeId, ctx.CancellationToken).ConfigureAwait(false))));
@@ -66,6 +68,56 @@ internal sealed class RuntimeMethods(RuntimeManager runtimes, ILogger<RuntimeMet
             return default(System.Text.Json.JsonElement);
         }));
 
+        var sessionJson = RuntimeSessionJson.Default;
+
+        connection.OnRequest(Methods.RuntimeSessions, sessionJson.RuntimeSessionsParams, sessionJson.RuntimeSessionsResult, (p, ctx) => Guard(async () =>
+            new RuntimeSessionsResult(await runtimes.ListSessionsAsync(p.RuntimeId, ctx.CancellationToken).ConfigureAwait(false))));
+
+        connection.OnRequest(Methods.KernelKillIdle, sessionJson.KillIdleParams, sessionJson.KillIdleResult, (p, ctx) => Guard(async () =>
+        {
+            if (!double.IsFinite(p.IdleSeconds) || p.IdleSeconds < 0)
+            {
+                throw new JsonRpcException(ErrorCodes.InvalidParams, "Invalid params: idleSeconds must be a number of seconds, 0 or more.");
+            }
+            var killed = await runtimes.KillIdleKernelsAsync(p.RuntimeId, TimeSpan.FromSeconds(Math.Min(p.IdleSeconds, TimeSpan.MaxValue.TotalSeconds / 2)), ctx.CancellationToken).ConfigureAwait(false);
+            return new KillIdleResult(killed);
+        }));
+
+        connection.OnRequest(Methods.RuntimeKeepAlive, json.RuntimeIdParams, json.JsonElement, (p, _) => Guard(() =>
+        {
+            runtimes.Touch(p.RuntimeId);
+            return Task.FromResult(default(System.Text.Json.JsonElement));
+        }));
+
+        connection.OnRequest(Methods.RuntimeSetIdleTimeout, sessionJson.IdleTimeoutParams, sessionJson.IdleTimeoutResult, (p, _) =>
+        {
+            // A week is far beyond any sensible idle timeout; the cap keeps TimeSpan arithmetic in range.
+            const double MaxMinutes = 7 * 24 * 60;
+            if (!double.IsFinite(p.Minutes) || p.Minutes < 0 || p.Minutes > MaxMinutes
+                || p.WarningSeconds is { } w && (!double.IsFinite(w) || w < 0 || w > MaxMinutes * 60))
+            {
+                throw new JsonRpcException(ErrorCodes.InvalidParams, $"Invalid params: minutes must be between 0 (never) and {MaxMinutes}, warningSeconds 0 or more.");
+            }
+            var policy = new IdlePolicy(TimeSpan.FromMinutes(p.Minutes), p.WarningSeconds is { } seconds ? TimeSpan.FromSeconds(seconds) : idle.Policy.Warning);
+            idle.Policy = policy;
+            return Task.FromResult(new IdleTimeoutResult(policy.Timeout.TotalMinutes, policy.Warning.TotalSeconds));
+        });
+
+        idle.IdleWarning += (runtimeId, secondsLeft) =>
+        {
+            if (!connection.Closed.IsCancellationRequested)
+            {
+                connection.Notify(Methods.RuntimeIdleWarning, new IdleWarningParams(runtimeId, secondsLeft), sessionJson.IdleWarningParams);
+            }
+        };
+        idle.IdleDisconnected += (runtimeId, idleSeconds) =>
+        {
+            if (!connection.Closed.IsCancellationRequested)
+            {
+                connection.Notify(Methods.RuntimeIdleDisconnected, new IdleDisconnectedParams(runtimeId, idleSeconds), sessionJson.IdleDisconnectedParams);
+            }
+        };
+
         runtimes.Changed += () =>
         {
             if (!connection.Closed.IsCancellationRequested)
@@ -79,6 +131,8 @@ internal sealed class RuntimeMethods(RuntimeManager runtimes, ILogger<RuntimeMet
     private async Task<ExecuteResult> ExecuteAsync(JsonRpcConnection connection, ExecuteParams p, CancellationToken cancellationToken)
     {
         var json = ProtocolJson.Default;
+        // Held busy while the cell runs: the idle monitor keeps the runtime alive and never disconnects it meanwhile.
+        using var hold = runtimes.HoldBusy(p.RuntimeId);
         var kernel = await runtimes.OpenKernelAsync(p.RuntimeId, p.KernelId, cancellationToken).ConfigureAwait(false);
         var options = new ExecuteOptions
         {

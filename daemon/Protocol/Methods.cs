@@ -56,6 +56,12 @@ public static class Methods
     public const string KernelRestart = "colab/kernel/restart";
     public const string KernelShutdown = "colab/kernel/shutdown";
     // -- runtime names (issue 3) --
+    public const string RuntimeSessions = "colab/runtime/sessions";
+    public const string KernelKillIdle = "colab/kernel/killIdle";
+    public const string RuntimeKeepAlive = "colab/runtime/keepAlive";
+    public const string RuntimeSetIdleTimeout = "colab/runtime/setIdleTimeout";
+    public const string RuntimeIdleWarning = "colab/runtime/idleWarning";
+    public const string RuntimeIdleDisconnected = "colab/runtime/idleDisconnected";
 
     // -- terminal names (issue 3, terminals/files) --
     // -- gpu names (issue 4) --
@@ -114,6 +120,12 @@ public static class Methods
         new(KernelRestart, MethodKind.Request, MethodDirection.ClientToServer, "Restarts a kernel; executions in flight fail."),
         new(KernelShutdown, MethodKind.Request, MethodDirection.ClientToServer, "Shuts a kernel down."),
         // -- runtime methods (issue 3) --
+        new(RuntimeSessions, MethodKind.Request, MethodDirection.ClientToServer, "Every runtime (or one) with its kernels, their sessions, state, last activity and idle time."),
+        new(KernelKillIdle, MethodKind.Request, MethodDirection.ClientToServer, "Shuts down a runtime's kernels that have been idle for at least idleSeconds."),
+        new(RuntimeKeepAlive, MethodKind.Request, MethodDirection.ClientToServer, "Records use of a runtime now: its idle time starts again (the answer to an idle warning)."),
+        new(RuntimeSetIdleTimeout, MethodKind.Request, MethodDirection.ClientToServer, "Sets the idle shutdown: disconnect runtimes idle for minutes (0 = never), warning warningSeconds before."),
+        new(RuntimeIdleWarning, MethodKind.Notification, MethodDirection.ServerToClient, "A runtime will be disconnected for idleness in secondsLeft unless used."),
+        new(RuntimeIdleDisconnected, MethodKind.Notification, MethodDirection.ServerToClient, "A runtime was disconnected for idleness."),
 
         // -- terminal methods (issue 3, terminals/files) --
         // -- gpu methods (issue 4) --

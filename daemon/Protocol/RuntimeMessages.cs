@@ -14,7 +14,8 @@ public sealed record RuntimeListResult(IReadOnlyList<RuntimeInfo> Runtimes);
 
 public sealed record RuntimeIdParams(string RuntimeId);
 
-public sealed record KernelStartParams(string RuntimeId, string? KernelName = null);
+/// <summary><c>colab/kernel/start</c>: a new kernel, or with <c>kernelId</c> re-attach to one the server still runs (after a daemon restart) and own it again.</summary>
+public sealed record KernelStartParams(string RuntimeId, string? KernelName = null, string? KernelId = null);
 
 public sealed record KernelListResult(IReadOnlyList<RuntimeKernelInfo> Kernels);
 

@@ -60,6 +60,19 @@ public sealed record RuntimeKernelInfo(
     bool StartedHere,
     bool Connected);
 
+/// <summary>A session (<c>/api/sessions</c>) bound to a kernel: the notebook or console using it.</summary>
+public sealed record RuntimeSessionInfo(string Id, string? Path, string? Name, string? Type);
+
+/// <summary>A kernel with the sessions using it and how long it has been idle.</summary>
+/// <param name="IdleSeconds">Seconds since its last activity while it is idle; 0 while it is busy or starting; null when the server gave no last activity.</param>
+public sealed record KernelSessionsInfo(RuntimeKernelInfo Kernel, double? IdleSeconds, IReadOnlyList<RuntimeSessionInfo> Sessions);
+
+/// <summary>A runtime with its kernels (the Sessions view's rows).</summary>
+/// <param name="Busy">A cell (or a job holding the runtime) is running through this daemon.</param>
+/// <param name="IdleSeconds">Seconds since this daemon last used the runtime; 0 while busy.</param>
+/// <param name="Error">Why the kernels could not be listed (e.g. the server is down); the kernels are then empty.</param>
+public sealed record RuntimeSessionsInfo(RuntimeInfo Runtime, bool Busy, double IdleSeconds, IReadOnlyList<KernelSessionsInfo> Kernels, string? Error);
+
 /// <summary>
 /// The Jupyter servers this daemon is connected to, by id: local ones it started and remote
 /// ones given by URL and token. Disconnecting shuts down the kernels this daemon started on
@@ -183,10 +196,31 @@ public sealed class RuntimeManager : IAsyncDisposable, IDisposable
         return Describe(runtime, kernel);
     }
 
+    /// <summary>
+    /// Re-attaches a kernel the server still runs (e.g. one this window used before the daemon
+    /// restarted): it is then treated as started here (shut down on disconnect). A kernel the
+    /// server no longer has is <see cref="JupyterErrorKind.NotFound"/>; the caller starts a new one.
+    /// </summary>
+    public async Task<RuntimeKernelInfo> AttachKernelAsync(string runtimeId, string kernelId, CancellationToken cancellationToken = default)
+    {
+        var runtime = Find(runtimeId);
+        if (string.IsNullOrWhiteSpace(kernelId) || kernelId.Contains('/', StringComparison.Ordinal))
+        {
+            throw new JupyterException(JupyterErrorKind.NotFound, "no such kernel: the kernel id is empty or has a '/'");
+        }
+        var kernel = await runtime.Client.GetKernelAsync(kernelId, cancellationToken).ConfigureAwait(false);
+        runtime.StartedKernels[kernel.Id] = 0;
+        runtime.Touch(_time.GetUtcNow());
+        _logger.LogInformation("runtime {Id}: re-attached kernel {Kernel}", runtime.Id, kernel.Id);
+        RaiseChanged();
+        return Describe(runtime, kernel);
+    }
+
     /// <summary>The open channels of a kernel (opened on first use, shared afterwards; a closed one is replaced).</summary>
     public async Task<KernelConnection> OpenKernelAsync(string runtimeId, string kernelId, CancellationToken cancellationToken = default)
     {
         var runtime = Find(runtimeId);
+        runtime.Touch(_time.GetUtcNow());
         await runtime.Gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
@@ -246,6 +280,123 @@ public sealed class RuntimeManager : IAsyncDisposable, IDisposable
     }
 
     public void Dispose() => DisposeAsync().AsTask().GetAwaiter().GetResult();
+
+    // ---- activity, sessions and idle kernels (the Sessions view, keep-alive, idle shutdown) ----
+
+    /// <summary>
+    /// Marks the runtime busy until the returned handle is disposed (a cell running, a training
+    /// job): the idle monitor keeps it alive meanwhile and never disconnects it for idleness.
+    /// </summary>
+    public IDisposable HoldBusy(string runtimeId)
+    {
+        var runtime = Find(runtimeId);
+        runtime.Hold(_time.GetUtcNow());
+        return new BusyHold(runtime, _time);
+    }
+
+    /// <summary>Records use of the runtime now (an execution, the user's "Keep"): its idle time starts again.</summary>
+    public void Touch(string runtimeId) => Find(runtimeId).Touch(_time.GetUtcNow());
+
+    /// <summary>Whether the runtime is held busy, and when this daemon last used it (the later of its own record and its open kernels' last messages).</summary>
+    public (bool Busy, DateTimeOffset LastUsed) Activity(string runtimeId) => ActivityOf(Find(runtimeId));
+
+    private static (bool Busy, DateTimeOffset LastUsed) ActivityOf(Runtime runtime)
+    {
+        var last = runtime.LastUsed;
+        foreach (var connection in runtime.Connections.Values)
+        {
+            if (connection.State != KernelConnectionState.Closed && connection.LastActivity is { } seen && seen > last)
+            {
+                last = seen;
+            }
+        }
+        return (runtime.Holds > 0, last);
+    }
+
+    /// <summary>Every runtime with its kernels, their sessions (notebook paths) and idle times; a runtime whose server does not answer carries the error instead.</summary>
+    public async Task<IReadOnlyList<RuntimeSessionsInfo>> ListSessionsAsync(string? runtimeId = null, CancellationToken cancellationToken = default)
+    {
+        ThrowIfDisposed();
+        var selected = runtimeId is null ? [.. _runtimes.Values.OrderBy(r => r.ConnectedAt)] : new List<Runtime> { Find(runtimeId) };
+        var now = _time.GetUtcNow();
+        var result = new List<RuntimeSessionsInfo>(selected.Count);
+        foreach (var runtime in selected)
+        {
+            var (busy, lastUsed) = ActivityOf(runtime);
+            var idle = busy ? 0 : Math.Max(0, (now - lastUsed).TotalSeconds);
+            if (runtime.State != RuntimeStates.Connected)
+            {
+                result.Add(new RuntimeSessionsInfo(runtime.Info(), busy, idle, [], runtime.Detail));
+                continue;
+            }
+            try
+            {
+                var kernels = await runtime.Client.ListKernelsAsync(cancellationToken).ConfigureAwait(false);
+                IReadOnlyList<JupyterSession> sessions;
+                try
+                {
+                    sessions = await runtime.Client.ListSessionsAsync(cancellationToken).ConfigureAwait(false);
+                }
+                catch (JupyterException e) when (e.Kind == JupyterErrorKind.NotFound)
+                {
+                    sessions = []; // a kernel gateway without the sessions API
+                }
+                var rows = kernels.Select(k =>
+                {
+                    var info = Describe(runtime, k);
+                    double? kernelIdle = info.ExecutionState is "busy" or "starting" or "restarting" ? 0
+                        : info.LastActivity is { } last ? Math.Max(0, (now - last).TotalSeconds) : null;
+                    var bound = sessions.Where(s => s.Kernel?.Id == k.Id).Select(s => new RuntimeSessionInfo(s.Id, s.Path, s.Name, s.Type)).ToList();
+                    return new KernelSessionsInfo(info, kernelIdle, bound);
+                }).ToList();
+                result.Add(new RuntimeSessionsInfo(runtime.Info(), busy, idle, rows, null));
+            }
+            catch (JupyterException e)
+            {
+                result.Add(new RuntimeSessionsInfo(runtime.Info(), busy, idle, [], e.Message));
+            }
+        }
+        return result;
+    }
+
+    /// <summary>Shuts down the runtime's kernels that are idle and have been for at least <paramref name="idleFor"/>; busy, starting and dead ones are left alone. Returns the ids shut down.</summary>
+    public async Task<IReadOnlyList<string>> KillIdleKernelsAsync(string runtimeId, TimeSpan idleFor, CancellationToken cancellationToken = default)
+    {
+        var runtime = Find(runtimeId);
+        var now = _time.GetUtcNow();
+        var kernels = await runtime.Client.ListKernelsAsync(cancellationToken).ConfigureAwait(false);
+        var killed = new List<string>();
+        foreach (var kernel in kernels.Select(k => Describe(runtime, k)))
+        {
+            if (kernel.ExecutionState != "idle" || kernel.LastActivity is not { } last || now - last < idleFor)
+            {
+                continue;
+            }
+            try
+            {
+                await ShutdownKernelAsync(runtimeId, kernel.Id, cancellationToken).ConfigureAwait(false);
+                killed.Add(kernel.Id);
+            }
+            catch (JupyterException e) when (e.Kind == JupyterErrorKind.NotFound)
+            {
+                // Gone meanwhile: nothing to kill.
+            }
+        }
+        return killed;
+    }
+
+    private sealed class BusyHold(Runtime runtime, TimeProvider time) : IDisposable
+    {
+        private int _released;
+
+        public void Dispose()
+        {
+            if (Interlocked.Exchange(ref _released, 1) == 0)
+            {
+                runtime.Release(time.GetUtcNow());
+            }
+        }
+    }
 
     // ---- internals -----------------------------------------------------------------------
 
@@ -353,6 +504,33 @@ public sealed class RuntimeManager : IAsyncDisposable, IDisposable
         public volatile string State = RuntimeStates.Connected;
         public volatile string? Detail;
         public volatile bool Disconnecting;
+        private long _lastUsedTicks = connectedAt.UtcTicks;
+        private int _holds;
+
+        public int Holds => Volatile.Read(ref _holds);
+
+        public DateTimeOffset LastUsed => new(Interlocked.Read(ref _lastUsedTicks), TimeSpan.Zero);
+
+        public void Touch(DateTimeOffset now)
+        {
+            var ticks = now.UtcTicks;
+            long seen;
+            while ((seen = Interlocked.Read(ref _lastUsedTicks)) < ticks && Interlocked.CompareExchange(ref _lastUsedTicks, ticks, seen) != seen)
+            {
+            }
+        }
+
+        public void Hold(DateTimeOffset now)
+        {
+            Interlocked.Increment(ref _holds);
+            Touch(now);
+        }
+
+        public void Release(DateTimeOffset now)
+        {
+            Interlocked.Decrement(ref _holds);
+            Touch(now);
+        }
 
         public RuntimeInfo Info() => new(Id, Kind, Client.Endpoint.Display, Version, Client.Endpoint.InsecureRemote, ConnectedAt, State, Detail,
             Server?.ProcessId, Server?.RootDirectory);

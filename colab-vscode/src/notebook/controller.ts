@@ -37,6 +37,10 @@ export class ColabNotebookController implements Disposable {
   readonly controller: vscode.NotebookController;
   /** The kernel of each notebook, by notebook URI. */
   private readonly kernels = new Map<string, Promise<KernelRef>>();
+  /** Each runtime's URL, by runtime id (to know a reconnected runtime is the same server). */
+  private readonly runtimeUrls = new Map<string, string>();
+  /** Kernels of runtimes that went away (a daemon restart), by notebook URI: re-attached when the same server is back. */
+  private readonly detached = new Map<string, { url: string; kernelId: string }>();
   /** Where each running execution's outputs go, by executionId. */
   private readonly sinks = new Map<string, (output: KernelOutputParams['output']) => void>();
   private readonly subscriptions: Disposable[];
@@ -95,6 +99,7 @@ export class ColabNotebookController implements Disposable {
   /** Shuts the notebook's kernel down and forgets it (the notebook was closed). */
   async shutdown(notebook: vscode.NotebookDocument): Promise<void> {
     const key = notebook.uri.toString();
+    this.detached.delete(key);
     const kernel = this.kernels.get(key);
     if (!kernel) {
       return;
@@ -176,11 +181,23 @@ export class ColabNotebookController implements Disposable {
         return ref;
       }
     }
-    const params: KernelStartParams = { runtimeId: runtime.id };
-    const started = this.daemon.request<RuntimeKernelInfo>(runtimeMethods.kernelStart, params).then((info) => {
-      this.log.info(`Started kernel ${info.name} (${info.id}) on ${runtimeLabel(runtime)} for ${key}.`);
-      return { runtimeId: info.runtimeId ?? runtime.id, kernelId: info.id };
-    });
+    this.runtimeUrls.set(runtime.id, runtime.url);
+    const previous = this.detached.get(key);
+    this.detached.delete(key);
+    const start = (params: KernelStartParams) =>
+      this.daemon.request<RuntimeKernelInfo>(runtimeMethods.kernelStart, params).then((info) => {
+        const verb = params.kernelId ? 'Re-attached' : 'Started';
+        this.log.info(`${verb} kernel ${info.name} (${info.id}) on ${runtimeLabel(runtime)} for ${key}.`);
+        return { runtimeId: info.runtimeId ?? runtime.id, kernelId: info.id };
+      });
+    // The same server again (the daemon restarted): keep the notebook's kernel and its variables if the server still has it.
+    const started =
+      previous && previous.url === runtime.url
+        ? start({ runtimeId: runtime.id, kernelId: previous.kernelId }).catch((error) => {
+            this.log.info(`Kernel ${previous.kernelId} is gone (${messageOf(error)}); starting a new one for ${key}.`);
+            return start({ runtimeId: runtime.id });
+          })
+        : start({ runtimeId: runtime.id });
     this.kernels.set(key, started);
     started.catch(() => {
       if (this.kernels.get(key) === started) {
@@ -190,7 +207,7 @@ export class ColabNotebookController implements Disposable {
     return started;
   }
 
-  /** Kernels live in their runtime: when the active runtime changes, notebooks start afresh. */
+  /** Kernels live in their runtime: when the active runtime changes, notebooks start afresh (or re-attach, when the same server comes back). */
   private forgetKernelsOfOtherRuntimes(): void {
     const active = this.runtimes.current?.id;
     for (const [key, kernel] of [...this.kernels]) {
@@ -198,6 +215,10 @@ export class ColabNotebookController implements Disposable {
         (ref) => {
           if (ref.runtimeId !== active && this.kernels.get(key) === kernel) {
             this.kernels.delete(key);
+            const url = this.runtimeUrls.get(ref.runtimeId);
+            if (url) {
+              this.detached.set(key, { url, kernelId: ref.kernelId });
+            }
           }
         },
         () => undefined,

@@ -36,7 +36,7 @@ export interface RuntimeCommandContext {
   readonly log: RuntimeLog;
 }
 
-type Command = () => Promise<void>;
+type Command = (...args: unknown[]) => Promise<void>;
 
 /** A remote URL as typed, normalised, with a `token` query parameter taken out. */
 export function parseRuntimeUrl(text: string): { url: string; token?: string } | { error: string } {
@@ -109,11 +109,20 @@ export function connectRemoteRuntime(ctx: RuntimeCommandContext): Command {
   };
 }
 
+/** The runtime of a Runtimes view row (the view passes its node to context actions). */
+function runtimeOfNode(arg: unknown): RuntimeInfo | undefined {
+  const node = arg as { kind?: string; runtime?: { runtime?: RuntimeInfo } } | undefined;
+  return node?.kind === 'runtime' && typeof node.runtime?.runtime?.id === 'string' ? node.runtime.runtime : undefined;
+}
+
 export function disconnectRuntime(ctx: RuntimeCommandContext): Command {
-  return async () => {
+  return async (arg?: unknown) => {
     const runtimes = (await ctx.session.list()).filter((r) => r.state === 'connected');
     let chosen: RuntimeInfo | undefined;
-    if (runtimes.length === 0) {
+    const fromView = runtimeOfNode(arg);
+    if (fromView) {
+      chosen = fromView;
+    } else if (runtimes.length === 0) {
       await ctx.vscode.window.showInformationMessage('Colab: no runtime is connected.');
       return;
     } else if (runtimes.length === 1) {
@@ -176,9 +185,9 @@ export function restartAndRunAll(ctx: RuntimeCommandContext): Command {
 
 /** Shows a command's failure instead of letting it vanish into the extension host log. */
 function reported(ctx: RuntimeCommandContext, name: string, command: Command): Command {
-  return async () => {
+  return async (...args: unknown[]) => {
     try {
-      await command();
+      await command(...args);
     } catch (error) {
       ctx.log.error(`${name} failed: ${messageOf(error)}`);
       await ctx.vscode.window.showErrorMessage(`Colab: ${messageOf(error)}`);
