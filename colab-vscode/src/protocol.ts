@@ -44,6 +44,16 @@ export const methods = {
   // -- runtime methods (issue 3) --
 
   // -- terminal methods (issue 3, terminals/files) --
+  terminalOpen: { name: 'colab/terminal/open', kind: 'request', direction: 'clientToServer' },
+  terminalList: { name: 'colab/terminal/list', kind: 'request', direction: 'clientToServer' },
+  terminalInput: { name: 'colab/terminal/input', kind: 'request', direction: 'clientToServer' },
+  terminalResize: { name: 'colab/terminal/resize', kind: 'request', direction: 'clientToServer' },
+  terminalClose: { name: 'colab/terminal/close', kind: 'request', direction: 'clientToServer' },
+  terminalOutput: { name: 'colab/terminal/output', kind: 'notification', direction: 'serverToClient' },
+  terminalClosed: { name: 'colab/terminal/closed', kind: 'notification', direction: 'serverToClient' },
+  filesList: { name: 'colab/files/list', kind: 'request', direction: 'clientToServer' },
+  filesUpload: { name: 'colab/files/upload', kind: 'request', direction: 'clientToServer' },
+  filesDownload: { name: 'colab/files/download', kind: 'request', direction: 'clientToServer' },
   // -- gpu methods (issue 4) --
 
   // -- training methods (issue 5) --
@@ -71,6 +81,7 @@ export const errorCodes = {
   // -- runtime codes (issue 3) --
 
   // -- terminal codes (issue 3, terminals/files) --
+  TargetExists: -32035,
   // -- gpu codes (issue 4) --
 
   // -- training codes (issue 5) --
@@ -289,6 +300,89 @@ export interface KernelInputResult {
 // ---- runtime types (issue 3) ----
 
 // ---- terminal types (issue 3, terminals/files) ----
+
+/** colab/terminal/open: a new terminal, or reattach to the existing terminal `name`. */
+export interface TerminalOpenParams {
+  runtimeId: string;
+  name?: string;
+  rows?: number;
+  cols?: number;
+}
+
+export interface TerminalInfo {
+  /** The daemon's id for this open terminal (input, resize, close, notifications). */
+  terminalId: string;
+  runtimeId: string;
+  /** The terminal's name on the server; give it to open again to reattach. */
+  name: string;
+  reattached: boolean;
+}
+
+export interface TerminalListResult {
+  names: string[];
+}
+
+export interface TerminalInputParams {
+  terminalId: string;
+  data: string;
+}
+
+export interface TerminalResizeParams {
+  terminalId: string;
+  rows: number;
+  cols: number;
+}
+
+export interface TerminalCloseParams {
+  terminalId: string;
+  /** Default true: end the shell on the runtime; false: only detach. */
+  shutdown?: boolean;
+}
+
+export interface TerminalOutputParams {
+  terminalId: string;
+  data: string;
+}
+
+export interface TerminalClosedParams {
+  terminalId: string;
+  reason: string;
+}
+
+export interface RuntimeFileEntry {
+  name: string;
+  path: string;
+  type: 'file' | 'directory' | 'notebook';
+  size?: number;
+  lastModified?: string;
+}
+
+export interface FilesListResult {
+  entries: RuntimeFileEntry[];
+}
+
+/** colab/files/upload: localPath absolute; remotePath relative to the runtime's root. */
+export interface FilesUploadParams {
+  runtimeId: string;
+  localPath: string;
+  remotePath: string;
+  overwrite?: boolean;
+}
+
+export interface FilesDownloadParams {
+  runtimeId: string;
+  remotePath: string;
+  localPath: string;
+  overwrite?: boolean;
+}
+
+export interface TransferResult {
+  files: number;
+  folders: number;
+  bytes: number;
+  /** Entries not copied: links (never followed) and names that are not safe file names. */
+  skipped: string[];
+}
 // ---- gpu types (issue 4) ----
 
 // ---- training types (issue 5) ----

@@ -42,6 +42,8 @@ public static class DaemonHost
         // -- runtime services (issue 3) --
 
         // -- terminal services (issue 3, terminals/files) --
+        builder.Services.AddSingleton<Colab.Daemon.Runtimes.Terminals.TerminalService>();
+        builder.Services.AddSingleton<Colab.Daemon.Runtimes.Files.RuntimeFiles>();
         // -- gpu services (issue 4) --
 
         // -- training services (issue 5) --
@@ -64,6 +66,7 @@ public static class DaemonHost
         // -- runtime method groups (issue 3) --
 
         // -- terminal method groups (issue 3, terminals/files) --
+        services.AddSingleton<IMethodGroup, TerminalMethods>();
         // -- gpu method groups (issue 4) --
 
         // -- training method groups (issue 5) --

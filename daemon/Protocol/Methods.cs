@@ -58,6 +58,16 @@ public static class Methods
     // -- runtime names (issue 3) --
 
     // -- terminal names (issue 3, terminals/files) --
+    public const string TerminalOpen = "colab/terminal/open";
+    public const string TerminalList = "colab/terminal/list";
+    public const string TerminalInput = "colab/terminal/input";
+    public const string TerminalResize = "colab/terminal/resize";
+    public const string TerminalClose = "colab/terminal/close";
+    public const string TerminalOutput = "colab/terminal/output";
+    public const string TerminalClosed = "colab/terminal/closed";
+    public const string FilesList = "colab/files/list";
+    public const string FilesUpload = "colab/files/upload";
+    public const string FilesDownload = "colab/files/download";
     // -- gpu names (issue 4) --
 
     // -- training names (issue 5) --
@@ -100,6 +110,16 @@ public static class Methods
         // -- runtime methods (issue 3) --
 
         // -- terminal methods (issue 3, terminals/files) --
+        new(TerminalOpen, MethodKind.Request, MethodDirection.ClientToServer, "Opens a terminal on a runtime (Jupyter's terminals API), or reattaches to one by name."),
+        new(TerminalList, MethodKind.Request, MethodDirection.ClientToServer, "The names of the terminals on a runtime's server."),
+        new(TerminalInput, MethodKind.Request, MethodDirection.ClientToServer, "Sends keystrokes (text) to an open terminal."),
+        new(TerminalResize, MethodKind.Request, MethodDirection.ClientToServer, "Sets an open terminal's size in rows and columns."),
+        new(TerminalClose, MethodKind.Request, MethodDirection.ClientToServer, "Closes an open terminal; shutdown (default) ends its shell on the runtime."),
+        new(TerminalOutput, MethodKind.Notification, MethodDirection.ServerToClient, "Text an open terminal wrote, in order."),
+        new(TerminalClosed, MethodKind.Notification, MethodDirection.ServerToClient, "An open terminal ended, with the reason."),
+        new(FilesList, MethodKind.Request, MethodDirection.ClientToServer, "The entries of a folder on a runtime."),
+        new(FilesUpload, MethodKind.Request, MethodDirection.ClientToServer, "Uploads a local file or folder to a runtime (chunked, with progress; cancellable)."),
+        new(FilesDownload, MethodKind.Request, MethodDirection.ClientToServer, "Downloads a runtime file or folder to a local path (with progress; cancellable)."),
         // -- gpu methods (issue 4) --
 
         // -- training methods (issue 5) --
