@@ -192,7 +192,8 @@ public sealed partial class ProtocolListTests
     {
         var problems = new List<string>();
         var entries = new Dictionary<string, string>();
-        foreach (var (line, text) in DocTableRows("## Methods"))
+        // The main table, then each area's own section (the `## ` heading right below an area's marker comment).
+        foreach (var (line, text) in AreaMethodSections().Prepend("## Methods").SelectMany(DocTableRows))
         {
             var m = DocMethodRow().Match(text);
             if (!m.Success)
@@ -265,6 +266,20 @@ public sealed partial class ProtocolListTests
             }
         }
         return block;
+    }
+
+    /// <summary>The `## ` headings that directly follow a `&lt;!-- … methods (issue …) … --&gt;` marker: the areas' own method sections.</summary>
+    private static IEnumerable<string> AreaMethodSections()
+    {
+        var lines = File.ReadAllLines(RepoLayout.InRepo(Docs.Split('/')));
+        for (var i = 0; i + 1 < lines.Length; i++)
+        {
+            if (lines[i].StartsWith("<!-- ", StringComparison.Ordinal) && lines[i].Contains(" methods (issue ", StringComparison.Ordinal)
+                && lines[i + 1].StartsWith("## ", StringComparison.Ordinal))
+            {
+                yield return lines[i + 1].Trim();
+            }
+        }
     }
 
     /// <summary>The body rows of the first table in a section of the protocol doc (header and separator rows left out).</summary>
