@@ -15,6 +15,8 @@ import { offerRestartOnChange, readSettings } from './settings';
 import { StatusBar } from './status/statusBar';
 import { StatusDocument } from './status/statusDocument';
 import { StatusView, statusViewId } from './status/statusView';
+import { registerTerminalCommands } from './terminal/commands';
+import { registerEditorCommands } from './terminal/editorCommands';
 
 let daemon: DaemonClient | undefined;
 
@@ -70,6 +72,10 @@ export function activate(context: vscode.ExtensionContext): void {
   // -- runtime wiring (issue 3) --
 
   // -- terminal wiring (issue 3, terminals/files) --
+  context.subscriptions.push(
+    ...registerTerminalCommands({ vscode, daemon: client, ensureRuntime: () => runtimes.ensure() }),
+    ...registerEditorCommands({ vscode, session: runtimes }),
+  );
   // -- gpu wiring (issue 4) --
 
   // -- training wiring (issue 5) --
