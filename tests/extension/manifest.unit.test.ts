@@ -8,7 +8,10 @@ import { test } from 'node:test';
 import { commandIds as daemonCommandIds } from '../../colab-vscode/src/commands';
 import { runtimeCommandIds } from '../../colab-vscode/src/runtime/commands';
 
-const commandIds = { ...daemonCommandIds, ...runtimeCommandIds };
+import { terminalCommandIds } from '../../colab-vscode/src/terminal/commands';
+import { editorCommandIds } from '../../colab-vscode/src/terminal/editorCommands';
+
+const commandIds = { ...daemonCommandIds, ...runtimeCommandIds, ...terminalCommandIds, ...editorCommandIds };
 import { logLevels, settingNames } from '../../colab-vscode/src/settings';
 import { statusViewId } from '../../colab-vscode/src/status/statusView';
 
@@ -27,6 +30,12 @@ test('the palette offers the daemon and runtime commands, and no other command',
     'Colab: Restart Runtime',
     'Colab: Interrupt Execution',
     'Colab: Restart Runtime and Run All',
+    'Colab: Open Terminal on Runtime',
+    'Colab: Upload to Runtime',
+    'Colab: Download from Runtime',
+    'Colab: Disconnect and delete runtime',
+    'Colab: Connect',
+    'Colab: Disconnect',
   ]);
   assert.deepEqual(
     manifest.contributes.commands.map((c: { command: string }) => c.command).sort(),
@@ -78,5 +87,6 @@ test("Colab's notebook keybindings: Ctrl+M I interrupts, Ctrl+M . restarts, Ctrl
     ['ctrl+m .', runtimeCommandIds.restartRuntime, 'notebookEditorFocused'],
     ['ctrl+f8', 'notebook.cell.executeCellsAbove', 'notebookEditorFocused'],
     ['ctrl+f10', 'notebook.cell.executeCellAndBelow', 'notebookEditorFocused'],
+    ['ctrl+f9', 'notebook.execute', 'notebookEditorFocused'],
   ]);
 });
