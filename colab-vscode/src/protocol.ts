@@ -54,6 +54,7 @@ export const methods = {
   filesList: { name: 'colab/files/list', kind: 'request', direction: 'clientToServer' },
   filesUpload: { name: 'colab/files/upload', kind: 'request', direction: 'clientToServer' },
   filesDownload: { name: 'colab/files/download', kind: 'request', direction: 'clientToServer' },
+  runtimeSetup: { name: 'colab/runtime/setup', kind: 'request', direction: 'clientToServer' },
   // -- gpu methods (issue 4) --
 
   // -- training methods (issue 5) --
@@ -374,6 +375,21 @@ export interface FilesDownloadParams {
   remotePath: string;
   localPath: string;
   overwrite?: boolean;
+}
+
+/** colab/runtime/setup: run the setup commands once per runtime; force runs them again. */
+export interface SetupParams {
+  runtimeId: string;
+  commands: string[];
+  force?: boolean;
+}
+
+export interface SetupResult {
+  /** False when a marker showed these commands already succeeded on this runtime. */
+  ran: boolean;
+  ok: boolean;
+  output: string;
+  marker: string;
 }
 
 export interface TransferResult {

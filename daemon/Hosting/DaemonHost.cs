@@ -42,6 +42,7 @@ public static class DaemonHost
         // -- runtime services (issue 3) --
 
         // -- terminal services (issue 3, terminals/files) --
+        builder.Services.AddSingleton<Colab.Daemon.Runtimes.Setup.SetupRunner>();
         builder.Services.AddSingleton<Colab.Daemon.Runtimes.Terminals.TerminalService>();
         builder.Services.AddSingleton<Colab.Daemon.Runtimes.Files.RuntimeFiles>();
         // -- gpu services (issue 4) --

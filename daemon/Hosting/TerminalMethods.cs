@@ -12,7 +12,7 @@ namespace Colab.Daemon.Hosting;
 /// <see cref="RuntimeFiles"/> calls, wire records out; terminal output and ends become
 /// notifications; transfers report <c>$/progress</c> and stop when the request is cancelled.
 /// </summary>
-internal sealed class TerminalMethods(TerminalService terminals, RuntimeFiles files) : IMethodGroup
+internal sealed class TerminalMethods(TerminalService terminals, RuntimeFiles files, Colab.Daemon.Runtimes.Setup.SetupRunner setup) : IMethodGroup
 {
     public void Register(JsonRpcConnection connection)
     {
@@ -60,6 +60,29 @@ internal sealed class TerminalMethods(TerminalService terminals, RuntimeFiles fi
 
         connection.OnRequest(Methods.FilesDownload, json.FilesDownloadParams, json.TransferResult, (p, ctx) => Guard(() =>
             TransferAsync(ctx, $"Downloading from the runtime", progress => files.DownloadAsync(p.RuntimeId, p.RemotePath, p.LocalPath, p.Overwrite, progress, ctx.CancellationToken))));
+
+        connection.OnRequest(Methods.RuntimeSetup, json.SetupParams, json.SetupResult, (p, ctx) => Guard(async () =>
+        {
+            var progress = await ctx.BeginProgressAsync("Running the setup commands", cancellable: true).ConfigureAwait(false);
+            try
+            {
+                var result = await setup.RunAsync(p.RuntimeId, p.Commands, p.Force, text =>
+                {
+                    var line = text.TrimEnd('\n').Split('\n')[^1];
+                    if (line.Length > 0)
+                    {
+                        progress.Report(line.Length > 120 ? line[..120] + "…" : line, null);
+                    }
+                }, ctx.CancellationToken).ConfigureAwait(false);
+                progress.End(!result.Ran ? "already done on this runtime" : result.Ok ? "done" : "failed");
+                return result;
+            }
+            catch
+            {
+                progress.End("stopped");
+                throw;
+            }
+        }));
 
         void OnOutput(string id, string data)
         {

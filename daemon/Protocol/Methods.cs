@@ -58,6 +58,7 @@ public static class Methods
     // -- runtime names (issue 3) --
 
     // -- terminal names (issue 3, terminals/files) --
+    public const string RuntimeSetup = "colab/runtime/setup";
     public const string TerminalOpen = "colab/terminal/open";
     public const string TerminalList = "colab/terminal/list";
     public const string TerminalInput = "colab/terminal/input";
@@ -120,6 +121,7 @@ public static class Methods
         new(FilesList, MethodKind.Request, MethodDirection.ClientToServer, "The entries of a folder on a runtime."),
         new(FilesUpload, MethodKind.Request, MethodDirection.ClientToServer, "Uploads a local file or folder to a runtime (chunked, with progress; cancellable)."),
         new(FilesDownload, MethodKind.Request, MethodDirection.ClientToServer, "Downloads a runtime file or folder to a local path (with progress; cancellable)."),
+        new(RuntimeSetup, MethodKind.Request, MethodDirection.ClientToServer, "Runs the setup commands on a runtime once (a marker on the runtime skips them afterwards; force runs them again)."),
         // -- gpu methods (issue 4) --
 
         // -- training methods (issue 5) --

@@ -36,6 +36,9 @@ public sealed record FilesUploadParams(string RuntimeId, string LocalPath, strin
 /// <summary><c>colab/files/download</c>: a runtime file or folder to <c>localPath</c> (absolute).</summary>
 public sealed record FilesDownloadParams(string RuntimeId, string RemotePath, string LocalPath, bool Overwrite = false);
 
+/// <summary><c>colab/runtime/setup</c>: run the setup commands once per runtime (<c>force</c>: again).</summary>
+public sealed record SetupParams(string RuntimeId, IReadOnlyList<string> Commands, bool Force = false);
+
 /// <summary>Source-generated JSON for the terminal and file messages (same options as <see cref="ProtocolJson"/>).</summary>
 [JsonSourceGenerationOptions(
     PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase,
@@ -57,5 +60,7 @@ public sealed record FilesDownloadParams(string RuntimeId, string RemotePath, st
 [JsonSerializable(typeof(FilesUploadParams))]
 [JsonSerializable(typeof(FilesDownloadParams))]
 [JsonSerializable(typeof(TransferResult))]
+[JsonSerializable(typeof(SetupParams))]
+[JsonSerializable(typeof(Colab.Daemon.Runtimes.Setup.SetupResult))]
 [JsonSerializable(typeof(JsonElement))]
 public sealed partial class TerminalJson : JsonSerializerContext;
