@@ -17,6 +17,7 @@ import { StatusDocument } from './status/statusDocument';
 import { StatusView, statusViewId } from './status/statusView';
 import { registerTerminalCommands } from './terminal/commands';
 import { registerEditorCommands } from './terminal/editorCommands';
+import { registerSetup } from './terminal/setup';
 
 let daemon: DaemonClient | undefined;
 
@@ -75,6 +76,7 @@ export function activate(context: vscode.ExtensionContext): void {
   context.subscriptions.push(
     ...registerTerminalCommands({ vscode, daemon: client, ensureRuntime: () => runtimes.ensure() }),
     ...registerEditorCommands({ vscode, session: runtimes }),
+    ...registerSetup({ vscode, daemon: client, session: runtimes, log: output }),
   );
   // -- gpu wiring (issue 4) --
 

@@ -10,8 +10,9 @@ import { runtimeCommandIds } from '../../colab-vscode/src/runtime/commands';
 
 import { terminalCommandIds } from '../../colab-vscode/src/terminal/commands';
 import { editorCommandIds } from '../../colab-vscode/src/terminal/editorCommands';
+import { setupCommandIds, setupCommandsSetting } from '../../colab-vscode/src/terminal/setup';
 
-const commandIds = { ...daemonCommandIds, ...runtimeCommandIds, ...terminalCommandIds, ...editorCommandIds };
+const commandIds = { ...daemonCommandIds, ...runtimeCommandIds, ...terminalCommandIds, ...editorCommandIds, ...setupCommandIds };
 import { logLevels, settingNames } from '../../colab-vscode/src/settings';
 import { statusViewId } from '../../colab-vscode/src/status/statusView';
 
@@ -36,6 +37,7 @@ test('the palette offers the daemon and runtime commands, and no other command',
     'Colab: Disconnect and delete runtime',
     'Colab: Connect',
     'Colab: Disconnect',
+    'Colab: Run Setup Commands Again',
   ]);
   assert.deepEqual(
     manifest.contributes.commands.map((c: { command: string }) => c.command).sort(),
@@ -68,7 +70,7 @@ test('the settings are colab.daemon.path and colab.python (machine scope, empty 
   const config = manifest.contributes.configuration;
   assert.equal(config.title, 'Colab');
   const props = config.properties;
-  assert.deepEqual(Object.keys(props).sort(), [...Object.values(settingNames), gpuPollIntervalSetting].sort());
+  assert.deepEqual(Object.keys(props).sort(), [...Object.values(settingNames), gpuPollIntervalSetting, setupCommandsSetting].sort());
   assert.equal(props[gpuPollIntervalSetting].default, 2000);
   for (const name of [settingNames.daemonPath, settingNames.python]) {
     assert.equal(props[name].type, 'string');

@@ -4,6 +4,7 @@ import type { DaemonSnapshot } from '../../colab-vscode/src/daemon/client';
 import { Emitter } from '../../colab-vscode/src/events';
 import { checkRemotePath, defaultRemotePath } from '../../colab-vscode/src/terminal/commands';
 import { RuntimeTerminal } from '../../colab-vscode/src/terminal/runtimeTerminal';
+import { readSetupCommands } from '../../colab-vscode/src/terminal/setup';
 
 /** A daemon that records requests, answers terminal/open, and plays notifications. */
 function fakeDaemon() {
@@ -128,4 +129,10 @@ test('the default runtime path is the workspace-relative path, else the file nam
   assert.equal(defaultRemotePath('src\\data\\x.csv', 'x.csv'), 'src/data/x.csv');
   assert.equal(defaultRemotePath(undefined, 'x.csv'), 'x.csv');
   assert.equal(defaultRemotePath('../outside/x.csv', 'x.csv'), 'x.csv');
+});
+
+test('setup commands from the setting: strings only, trimmed, blanks left out', () => {
+  assert.deepEqual(readSetupCommands([' pip install x ', '', 3, null, 'echo ok']), ['pip install x', 'echo ok']);
+  assert.deepEqual(readSetupCommands('pip install x'), []);
+  assert.deepEqual(readSetupCommands(undefined), []);
 });
