@@ -116,7 +116,8 @@ describe('Runtimes in VS Code (code-server)', { timeout: 10 * 60_000 }, () => {
     const vs = await s();
     fs.writeFileSync(path.join(vs.workspace, 'loop.ipynb'), notebook(['import time\nprint("looping")\nwhile True:\n    time.sleep(0.1)']));
     await openNotebook(vs, 'loop.ipynb');
-    await vs.page.locator('.notebook-toolbar-container').getByText('Run All', { exact: true }).first().click();
+    // Two notebooks are open: click the visible editor's toolbar.
+    await vs.page.locator('.notebook-toolbar-container >> visible=true').getByText('Run All', { exact: true }).first().click();
     await waitFor('the loop to start', async () => ((await allText(vs)).includes('looping') ? true : undefined), async () => (await allText(vs)).slice(-300), 4 * timeoutMs);
     await vs.runCommand('Colab: Interrupt Execution');
     await waitFor('KeyboardInterrupt in the output', async () => ((await allText(vs)).includes('KeyboardInterrupt') ? true : undefined),

@@ -136,3 +136,29 @@ test('setup commands from the setting: strings only, trimmed, blanks left out', 
   assert.deepEqual(readSetupCommands('pip install x'), []);
   assert.deepEqual(readSetupCommands(undefined), []);
 });
+
+test('keystrokes typed while a send is in flight go in order, batched into the next request', async () => {
+  const f = fakeDaemon();
+  const gate: (() => void)[] = [];
+  const request = f.daemon.request.bind(f.daemon);
+  f.daemon.request = async <R>(method: string, params?: unknown): Promise<R> => {
+    const answer = request<R>(method, params);
+    if (method === 'colab/terminal/input') {
+      await new Promise<void>((r) => gate.push(r));
+    }
+    return answer;
+  };
+  const terminal = new RuntimeTerminal(f.daemon, 'rt1');
+  await terminal.open(undefined);
+  for (const key of 'echo hi\r') {
+    terminal.handleInput(key);
+  }
+  const inputs = () => f.requests.filter((r) => r.method === 'colab/terminal/input').map((r) => r.params.data);
+  assert.deepEqual(inputs(), ['e'], 'one request in flight');
+  gate.shift()!();
+  await new Promise((r) => setImmediate(r));
+  assert.deepEqual(inputs(), ['e', 'cho hi\r']);
+  gate.shift()!();
+  await new Promise((r) => setImmediate(r));
+  assert.equal(inputs().join(''), 'echo hi\r');
+});

@@ -39,6 +39,8 @@ export class RuntimeTerminal {
   private daemonDown = false;
   /** Output that arrived for this terminal before open() learned its id. */
   private early: TerminalOutputParams[] = [];
+  private pendingInput = '';
+  private sending = false;
 
   readonly onDidWrite: Event<string> = this.written.event;
   readonly onDidClose: Event<number | void> = this.closed.event;
@@ -88,9 +90,29 @@ export class RuntimeTerminal {
     if (!info || this.daemonDown) {
       return;
     }
-    this.daemon.request(methods.terminalInput.name, { terminalId: info.terminalId, data }).catch((error) => {
-      this.written.fire(`\r\n${red(`[Colab: input not delivered: ${messageOf(error)}]`)}\r\n`);
-    });
+    // The daemon handles requests concurrently: one request in flight at a time keeps the
+    // keystrokes in order, and what is typed meanwhile goes in the next one.
+    this.pendingInput += data;
+    if (!this.sending) {
+      void this.flushInput(info.terminalId);
+    }
+  }
+
+  private async flushInput(terminalId: string): Promise<void> {
+    this.sending = true;
+    try {
+      while (this.pendingInput.length > 0 && !this.ended && this.info?.terminalId === terminalId) {
+        const data = this.pendingInput;
+        this.pendingInput = '';
+        try {
+          await this.daemon.request(methods.terminalInput.name, { terminalId, data });
+        } catch (error) {
+          this.written.fire(`\r\n${red(`[Colab: input not delivered: ${messageOf(error)}]`)}\r\n`);
+        }
+      }
+    } finally {
+      this.sending = false;
+    }
   }
 
   setDimensions(size: Size): void {
