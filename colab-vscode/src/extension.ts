@@ -19,6 +19,9 @@ import { StatusBar } from './status/statusBar';
 import { StatusDocument } from './status/statusDocument';
 import { StatusView, statusViewId } from './status/statusView';
 import { TrainingController, trainingCommandIds, trainTaskType } from './training/training';
+import { registerTerminalCommands } from './terminal/commands';
+import { registerEditorCommands } from './terminal/editorCommands';
+import { registerSetup } from './terminal/setup';
 
 let daemon: DaemonClient | undefined;
 
@@ -75,6 +78,11 @@ export function activate(context: vscode.ExtensionContext): void {
   context.subscriptions.push(...wireRuntimeViews(vscode, client, runtimes, output, context));
 
   // -- terminal wiring (issue 3, terminals/files) --
+  context.subscriptions.push(
+    ...registerTerminalCommands({ vscode, daemon: client, ensureRuntime: () => runtimes.ensure() }),
+    ...registerEditorCommands({ vscode, session: runtimes }),
+    ...registerSetup({ vscode, daemon: client, session: runtimes, log: output }),
+  );
   // -- gpu wiring (issue 4) --
   context.subscriptions.push(
     ...registerGpuCommands({ vscode, daemon: client, required: () => readRequired(vscode.workspace.getConfiguration().get(gpuRequiredSetting)) }),

@@ -50,6 +50,17 @@ export const methods = {
   runtimeIdleDisconnected: { name: 'colab/runtime/idleDisconnected', kind: 'notification', direction: 'serverToClient' },
 
   // -- terminal methods (issue 3, terminals/files) --
+  terminalOpen: { name: 'colab/terminal/open', kind: 'request', direction: 'clientToServer' },
+  terminalList: { name: 'colab/terminal/list', kind: 'request', direction: 'clientToServer' },
+  terminalInput: { name: 'colab/terminal/input', kind: 'request', direction: 'clientToServer' },
+  terminalResize: { name: 'colab/terminal/resize', kind: 'request', direction: 'clientToServer' },
+  terminalClose: { name: 'colab/terminal/close', kind: 'request', direction: 'clientToServer' },
+  terminalOutput: { name: 'colab/terminal/output', kind: 'notification', direction: 'serverToClient' },
+  terminalClosed: { name: 'colab/terminal/closed', kind: 'notification', direction: 'serverToClient' },
+  filesList: { name: 'colab/files/list', kind: 'request', direction: 'clientToServer' },
+  filesUpload: { name: 'colab/files/upload', kind: 'request', direction: 'clientToServer' },
+  filesDownload: { name: 'colab/files/download', kind: 'request', direction: 'clientToServer' },
+  runtimeSetup: { name: 'colab/runtime/setup', kind: 'request', direction: 'clientToServer' },
   // -- gpu methods (issue 4) --
   gpuRuntimeSnapshot: { name: 'colab/gpu/runtimeSnapshot', kind: 'request', direction: 'clientToServer' },
   gpuRuntimeChanged: { name: 'colab/gpu/runtimeChanged', kind: 'notification', direction: 'serverToClient' },
@@ -93,6 +104,7 @@ export const errorCodes = {
   // -- runtime codes (issue 3) --
 
   // -- terminal codes (issue 3, terminals/files) --
+  TargetExists: -32035,
   // -- gpu codes (issue 4) --
 
   // -- training codes (issue 5) --
@@ -387,6 +399,104 @@ export interface IdleDisconnectedParams {
 }
 
 // ---- terminal types (issue 3, terminals/files) ----
+
+/** colab/terminal/open: a new terminal, or reattach to the existing terminal `name`. */
+export interface TerminalOpenParams {
+  runtimeId: string;
+  name?: string;
+  rows?: number;
+  cols?: number;
+}
+
+export interface TerminalInfo {
+  /** The daemon's id for this open terminal (input, resize, close, notifications). */
+  terminalId: string;
+  runtimeId: string;
+  /** The terminal's name on the server; give it to open again to reattach. */
+  name: string;
+  reattached: boolean;
+}
+
+export interface TerminalListResult {
+  names: string[];
+}
+
+export interface TerminalInputParams {
+  terminalId: string;
+  data: string;
+}
+
+export interface TerminalResizeParams {
+  terminalId: string;
+  rows: number;
+  cols: number;
+}
+
+export interface TerminalCloseParams {
+  terminalId: string;
+  /** Default true: end the shell on the runtime; false: only detach. */
+  shutdown?: boolean;
+}
+
+export interface TerminalOutputParams {
+  terminalId: string;
+  data: string;
+}
+
+export interface TerminalClosedParams {
+  terminalId: string;
+  reason: string;
+}
+
+export interface RuntimeFileEntry {
+  name: string;
+  path: string;
+  type: 'file' | 'directory' | 'notebook';
+  size?: number;
+  lastModified?: string;
+}
+
+export interface FilesListResult {
+  entries: RuntimeFileEntry[];
+}
+
+/** colab/files/upload: localPath absolute; remotePath relative to the runtime's root. */
+export interface FilesUploadParams {
+  runtimeId: string;
+  localPath: string;
+  remotePath: string;
+  overwrite?: boolean;
+}
+
+export interface FilesDownloadParams {
+  runtimeId: string;
+  remotePath: string;
+  localPath: string;
+  overwrite?: boolean;
+}
+
+/** colab/runtime/setup: run the setup commands once per runtime; force runs them again. */
+export interface SetupParams {
+  runtimeId: string;
+  commands: string[];
+  force?: boolean;
+}
+
+export interface SetupResult {
+  /** False when a marker showed these commands already succeeded on this runtime. */
+  ran: boolean;
+  ok: boolean;
+  output: string;
+  marker: string;
+}
+
+export interface TransferResult {
+  files: number;
+  folders: number;
+  bytes: number;
+  /** Entries not copied: links (never followed) and names that are not safe file names. */
+  skipped: string[];
+}
 // ---- gpu types (issue 4) ----
 
 /** colab/gpu/runtimeSnapshot params. */

@@ -43,6 +43,9 @@ public static class DaemonHost
         builder.Services.AddSingleton<RuntimeIdleMonitor>();
 
         // -- terminal services (issue 3, terminals/files) --
+        builder.Services.AddSingleton<Colab.Daemon.Runtimes.Setup.SetupRunner>();
+        builder.Services.AddSingleton<Colab.Daemon.Runtimes.Terminals.TerminalService>();
+        builder.Services.AddSingleton<Colab.Daemon.Runtimes.Files.RuntimeFiles>();
         // -- gpu services (issue 4) --
         builder.Services.AddSingleton<RuntimeGpuService>();
         builder.Services.AddSingleton<RuntimeBenchmark>();
@@ -69,6 +72,7 @@ public static class DaemonHost
         // -- runtime method groups (issue 3) --
 
         // -- terminal method groups (issue 3, terminals/files) --
+        services.AddSingleton<IMethodGroup, TerminalMethods>();
         // -- gpu method groups (issue 4) --
         services.AddSingleton<RuntimeGpuWatcher>();
         services.AddSingleton<GpuHistory>();

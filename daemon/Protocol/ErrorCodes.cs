@@ -25,6 +25,8 @@ public static class ErrorCodes
     // -- runtime codes (issue 3) --
 
     // -- terminal codes (issue 3, terminals/files) --
+    /// <summary>A transfer's target exists and overwrite was not asked for.</summary>
+    public const int TargetExists = -32035;
     // -- gpu codes (issue 4) --
 
     // -- training codes (issue 5) --
@@ -59,6 +61,7 @@ public static class ErrorCodes
         // -- runtime codes (issue 3) --
 
         // -- terminal codes (issue 3, terminals/files) --
+        [nameof(TargetExists)] = TargetExists,
         // -- gpu codes (issue 4) --
 
         // -- training codes (issue 5) --

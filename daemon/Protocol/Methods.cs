@@ -64,6 +64,17 @@ public static class Methods
     public const string RuntimeIdleDisconnected = "colab/runtime/idleDisconnected";
 
     // -- terminal names (issue 3, terminals/files) --
+    public const string RuntimeSetup = "colab/runtime/setup";
+    public const string TerminalOpen = "colab/terminal/open";
+    public const string TerminalList = "colab/terminal/list";
+    public const string TerminalInput = "colab/terminal/input";
+    public const string TerminalResize = "colab/terminal/resize";
+    public const string TerminalClose = "colab/terminal/close";
+    public const string TerminalOutput = "colab/terminal/output";
+    public const string TerminalClosed = "colab/terminal/closed";
+    public const string FilesList = "colab/files/list";
+    public const string FilesUpload = "colab/files/upload";
+    public const string FilesDownload = "colab/files/download";
     // -- gpu names (issue 4) --
     public const string GpuRuntimeSnapshot = "colab/gpu/runtimeSnapshot";
     public const string GpuRuntimeChanged = "colab/gpu/runtimeChanged";
@@ -128,6 +139,17 @@ public static class Methods
         new(RuntimeIdleDisconnected, MethodKind.Notification, MethodDirection.ServerToClient, "A runtime was disconnected for idleness."),
 
         // -- terminal methods (issue 3, terminals/files) --
+        new(TerminalOpen, MethodKind.Request, MethodDirection.ClientToServer, "Opens a terminal on a runtime (Jupyter's terminals API), or reattaches to one by name."),
+        new(TerminalList, MethodKind.Request, MethodDirection.ClientToServer, "The names of the terminals on a runtime's server."),
+        new(TerminalInput, MethodKind.Request, MethodDirection.ClientToServer, "Sends keystrokes (text) to an open terminal."),
+        new(TerminalResize, MethodKind.Request, MethodDirection.ClientToServer, "Sets an open terminal's size in rows and columns."),
+        new(TerminalClose, MethodKind.Request, MethodDirection.ClientToServer, "Closes an open terminal; shutdown (default) ends its shell on the runtime."),
+        new(TerminalOutput, MethodKind.Notification, MethodDirection.ServerToClient, "Text an open terminal wrote, in order."),
+        new(TerminalClosed, MethodKind.Notification, MethodDirection.ServerToClient, "An open terminal ended, with the reason."),
+        new(FilesList, MethodKind.Request, MethodDirection.ClientToServer, "The entries of a folder on a runtime."),
+        new(FilesUpload, MethodKind.Request, MethodDirection.ClientToServer, "Uploads a local file or folder to a runtime (chunked, with progress; cancellable)."),
+        new(FilesDownload, MethodKind.Request, MethodDirection.ClientToServer, "Downloads a runtime file or folder to a local path (with progress; cancellable)."),
+        new(RuntimeSetup, MethodKind.Request, MethodDirection.ClientToServer, "Runs the setup commands on a runtime once (a marker on the runtime skips them afterwards; force runs them again)."),
         // -- gpu methods (issue 4) --
         new(GpuRuntimeSnapshot, MethodKind.Request, MethodDirection.ClientToServer, "The GPUs of a connected runtime, read on the runtime by a hidden probe kernel (never the user's)."),
         new(GpuRuntimeChanged, MethodKind.Notification, MethodDirection.ServerToClient, "A runtime's GPU reading that differs from its last one while watching; snapshot null when the runtime is gone."),

@@ -215,6 +215,9 @@ public sealed class LocalJupyterServer : IAsyncDisposable, IDisposable
             start.Environment["JUPYTER_RUNTIME_DIR"] = runtime;
             start.Environment["PYDEVD_DISABLE_FILE_VALIDATION"] = "1";
             start.Environment["PYTHONUNBUFFERED"] = "1";
+            // "Where am I": kernels inherit the server's environment, so a notebook can tell it runs under this product.
+            start.Environment["COLAB_VSCODE"] = "1";
+            start.Environment["COLAB_VSCODE_RUNTIME"] = RuntimeKinds.Local;
 
             var process = Process.Start(start) ?? throw new JupyterException(JupyterErrorKind.ServerStartFailed, $"could not start {python}");
             server = new LocalJupyterServer(process, directory, token, port, python, options, logger);
