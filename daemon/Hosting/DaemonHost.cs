@@ -47,6 +47,7 @@ public static class DaemonHost
         // -- training services (issue 5) --
 
         // -- drive services (issue 6) --
+        builder.Services.AddSingleton<Colab.Daemon.Drive.DriveService>();
 
         // -- github services (issue 7) --
 
