@@ -105,7 +105,7 @@ function parseFields(fields) {
     else if ((c === ',' || c === undefined) && depth === 0) { parts.push(fields.slice(start, i).trim()); start = i + 1; }
   }
   for (const p of parts) {
-    const m = /^([A-Za-z]+)(?:\((.*)\))?$/.exec(p);
+    const m = /^([A-Za-z0-9]+)(?:\((.*)\))?$/.exec(p);
     if (!m) throw badRequest(`Invalid field selection ${p}`);
     top.set(m[1], m[2] ? new Set(m[2].split(',').map((s) => s.trim())) : null);
   }
@@ -395,10 +395,10 @@ async function handleUploadChunk(req, res, url) {
 
 async function handle(req, res) {
   const url = new URL(req.url, 'http://x');
+  if (url.pathname.startsWith('/__control/')) return control(req, res, url);
   state.requests.push({ method: req.method, url: req.url, range: req.headers.range, contentRange: req.headers['content-range'] });
   if (state.requests.length > 10000) state.requests.splice(0, 5000);
 
-  if (url.pathname.startsWith('/__control/')) return control(req, res, url);
   const auth = req.headers.authorization;
   const token = auth?.startsWith('Bearer ') ? auth.slice(7) : null;
   const isSessionChunk = url.pathname.startsWith('/upload/') && url.searchParams.has('upload_id');
