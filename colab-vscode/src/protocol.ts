@@ -49,6 +49,16 @@ export const methods = {
   // -- training methods (issue 5) --
 
   // -- drive methods (issue 6) --
+  driveUse: { name: 'colab/drive/use', kind: 'request', direction: 'clientToServer' },
+  driveStatus: { name: 'colab/drive/status', kind: 'request', direction: 'clientToServer' },
+  driveList: { name: 'colab/drive/list', kind: 'request', direction: 'clientToServer' },
+  driveItem: { name: 'colab/drive/item', kind: 'request', direction: 'clientToServer' },
+  driveGet: { name: 'colab/drive/get', kind: 'request', direction: 'clientToServer' },
+  drivePut: { name: 'colab/drive/put', kind: 'request', direction: 'clientToServer' },
+  driveCopyToRuntime: { name: 'colab/drive/copyToRuntime', kind: 'request', direction: 'clientToServer' },
+  driveFlush: { name: 'colab/drive/flush', kind: 'request', direction: 'clientToServer' },
+  driveRead: { name: 'colab/drive/read', kind: 'request', direction: 'clientToServer' },
+  driveWrite: { name: 'colab/drive/write', kind: 'request', direction: 'clientToServer' },
 
   // -- github methods (issue 7) --
 
@@ -76,6 +86,12 @@ export const errorCodes = {
   // -- training codes (issue 5) --
 
   // -- drive codes (issue 6) --
+  DriveNotFound: -32060,
+  DriveAuth: -32061,
+  DriveQuota: -32062,
+  DriveRateLimited: -32063,
+  DriveIntegrity: -32064,
+  DriveUnsafe: -32065,
 
   // -- github codes (issue 7) --
 

@@ -54,6 +54,7 @@ public static class CommandLine
         // -- training commands (issue 5) --
 
         // -- drive commands (issue 6) --
+        root.Subcommands.Add(DriveCommand.Create(output));
 
         // -- github commands (issue 7) --
 

@@ -70,6 +70,7 @@ public static class DaemonHost
         // -- training method groups (issue 5) --
 
         // -- drive method groups (issue 6) --
+        services.AddSingleton<IMethodGroup, DriveMethods>();
 
         // -- github method groups (issue 7) --
 

@@ -30,6 +30,12 @@ public static class ErrorCodes
     // -- training codes (issue 5) --
 
     // -- drive codes (issue 6) --
+    public const int DriveNotFound = -32060;
+    public const int DriveAuth = -32061;
+    public const int DriveQuota = -32062;
+    public const int DriveRateLimited = -32063;
+    public const int DriveIntegrity = -32064;
+    public const int DriveUnsafe = -32065;
 
     // -- github codes (issue 7) --
 
@@ -57,6 +63,12 @@ public static class ErrorCodes
         // -- training codes (issue 5) --
 
         // -- drive codes (issue 6) --
+        [nameof(DriveNotFound)] = DriveNotFound,
+        [nameof(DriveAuth)] = DriveAuth,
+        [nameof(DriveQuota)] = DriveQuota,
+        [nameof(DriveRateLimited)] = DriveRateLimited,
+        [nameof(DriveIntegrity)] = DriveIntegrity,
+        [nameof(DriveUnsafe)] = DriveUnsafe,
 
         // -- github codes (issue 7) --
 

@@ -192,7 +192,7 @@ public sealed partial class ProtocolListTests
     {
         var problems = new List<string>();
         var entries = new Dictionary<string, string>();
-        foreach (var (line, text) in DocTableRows("## Methods"))
+        foreach (var (line, text) in DocTableRows("## Methods").Concat(AreaMethodRows()))
         {
             var m = DocMethodRow().Match(text);
             if (!m.Success)
@@ -265,6 +265,49 @@ public sealed partial class ProtocolListTests
             }
         }
         return block;
+    }
+
+    /// <summary>
+    /// The rows of each area's own method table (a '## ' section such as '## Drive' whose table
+    /// header is "| method | kind | direction | …"), which the per-area doc sections add.
+    /// </summary>
+    private static List<(int Line, string Text)> AreaMethodRows()
+    {
+        var lines = File.ReadAllLines(RepoLayout.InRepo(Docs.Split('/')));
+        var rows = new List<(int, string)>();
+        string? section = null;
+        var inTable = false;
+        for (var i = 0; i < lines.Length; i++)
+        {
+            var t = lines[i].Trim();
+            if (lines[i].StartsWith("## ", StringComparison.Ordinal))
+            {
+                section = t;
+                inTable = false;
+                continue;
+            }
+            if (section is null or "## Methods")
+            {
+                continue;
+            }
+            if (!inTable && Regex.IsMatch(t, @"^\|\s*method\s*\|\s*kind\s*\|\s*direction\s*\|"))
+            {
+                inTable = true;
+                continue;
+            }
+            if (inTable && t.StartsWith('|'))
+            {
+                if (!Regex.IsMatch(t, @"^\|[\s\-:|]+\|$"))
+                {
+                    rows.Add((i + 1, t));
+                }
+            }
+            else if (inTable)
+            {
+                inTable = false;
+            }
+        }
+        return rows;
     }
 
     /// <summary>The body rows of the first table in a section of the protocol doc (header and separator rows left out).</summary>
