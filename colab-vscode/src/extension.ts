@@ -15,6 +15,9 @@ import { offerRestartOnChange, readSettings } from './settings';
 import { StatusBar } from './status/statusBar';
 import { StatusDocument } from './status/statusDocument';
 import { StatusView, statusViewId } from './status/statusView';
+import { registerDriveCommands, restoreDriveFolder } from './drive/driveCommands';
+import { DriveFileSystem } from './drive/driveFileSystem';
+import { DriveTree, driveScheme, driveViewId } from './drive/driveTree';
 
 let daemon: DaemonClient | undefined;
 
@@ -75,6 +78,15 @@ export function activate(context: vscode.ExtensionContext): void {
   // -- training wiring (issue 5) --
 
   // -- drive wiring (issue 6) --
+  const driveTree = new DriveTree(vscode, client);
+  context.subscriptions.push(
+    vscode.window.registerTreeDataProvider(driveViewId, driveTree),
+    vscode.workspace.registerFileSystemProvider(driveScheme, new DriveFileSystem(vscode, client), { isCaseSensitive: true }),
+    ...registerDriveCommands({ vscode, daemon: client, tree: driveTree, state: context.globalState }),
+    client.onDidChange((s) => {
+      if (s.phase === 'running') void restoreDriveFolder(client, context.globalState).then(() => driveTree.refresh(), () => undefined);
+    }),
+  );
 
   // -- github wiring (issue 7) --
 

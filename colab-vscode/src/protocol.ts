@@ -311,4 +311,41 @@ export interface KernelInputResult {
 
 // ---- drive types (issue 6) ----
 
+/** A Drive file or folder (for a mounted folder, id is the path under its root). */
+export interface DriveItem {
+  id: string;
+  name: string;
+  mimeType: string;
+  size?: number;
+  modifiedTime?: string;
+  md5Checksum?: string;
+  isFolder: boolean;
+}
+
+/** colab/drive/use and colab/drive/status result. */
+export interface DriveStatusResult {
+  kind?: 'folder' | 'api';
+  root?: string;
+  pendingUploads: number;
+}
+
+export interface DriveListResult {
+  items: DriveItem[];
+  nextPageToken?: string;
+}
+
+/** colab/drive/get, put and write result. */
+export interface DriveTransfer {
+  fileId: string;
+  localPath: string;
+  bytes: number;
+  md5Checksum: string;
+  verified: boolean;
+}
+
+export interface DriveReadResult {
+  contentBase64: string;
+  md5Checksum: string;
+}
+
 // ---- github types (issue 7) ----

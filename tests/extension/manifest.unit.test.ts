@@ -7,8 +7,11 @@ import * as path from 'node:path';
 import { test } from 'node:test';
 import { commandIds as daemonCommandIds } from '../../colab-vscode/src/commands';
 import { runtimeCommandIds } from '../../colab-vscode/src/runtime/commands';
+import { driveCommandIds } from '../../colab-vscode/src/drive/driveCommands';
+import { driveViewId } from '../../colab-vscode/src/drive/driveTree';
 
-const commandIds = { ...daemonCommandIds, ...runtimeCommandIds };
+const baseCommandIds = { ...daemonCommandIds, ...runtimeCommandIds };
+const commandIds = { ...baseCommandIds, ...driveCommandIds };
 import { logLevels, settingNames } from '../../colab-vscode/src/settings';
 import { statusViewId } from '../../colab-vscode/src/status/statusView';
 
@@ -27,6 +30,12 @@ test('the palette offers the daemon and runtime commands, and no other command',
     'Colab: Restart Runtime',
     'Colab: Interrupt Execution',
     'Colab: Restart Runtime and Run All',
+    'Colab: Use a Drive Folder…',
+    'Colab: Refresh Drive',
+    'Colab: Drive: Load More',
+    'Colab: Download from Drive…',
+    'Colab: Upload to Drive…',
+    'Colab: Flush to Drive',
   ]);
   assert.deepEqual(
     manifest.contributes.commands.map((c: { command: string }) => c.command).sort(),
@@ -39,7 +48,10 @@ test('the extension activates on Jupyter notebooks, the Status view and each of 
   assert.deepEqual(manifest.activationEvents, [
     'onNotebook:jupyter-notebook',
     `onView:${statusViewId}`,
-    ...Object.values(commandIds).map((id) => `onCommand:${id}`),
+    ...Object.values(baseCommandIds).map((id) => `onCommand:${id}`),
+    `onView:${driveViewId}`,
+    'onFileSystem:colab-drive',
+    ...Object.values(driveCommandIds).map((id) => `onCommand:${id}`),
   ]);
   assert.equal(manifest.main, './dist/extension.js');
   assert.deepEqual(manifest.extensionKind, ['workspace']);
@@ -51,7 +63,7 @@ test("a 'Colab' activity-bar container holds the 'Status' view, with an icon tha
   assert.ok(fs.existsSync(path.join(extensionRoot, container.icon)), container.icon);
   assert.deepEqual(
     manifest.contributes.views.colab.map((v: { id: string; name: string }) => [v.id, v.name]),
-    [[statusViewId, 'Status']],
+    [[statusViewId, 'Status'], [driveViewId, 'Google Drive']],
   );
 });
 
