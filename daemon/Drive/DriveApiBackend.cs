@@ -95,6 +95,7 @@ public sealed class DriveApiBackend : IDriveBackend
         using var md5 = IncrementalHash.CreateHash(HashAlgorithmName.MD5);
         long have = 0;
         var buffer = new byte[1 << 20];
+        byte[][] buffers = [buffer, new byte[1 << 20]];
         // A .part from an earlier, interrupted run is resumed: hash what is there, then ask for the rest.
         await using (var output = new FileStream(part, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None, 1, FileOptions.Asynchronous))
         {
@@ -132,12 +133,29 @@ public sealed class DriveApiBackend : IDriveBackend
                         have = 0;
                     }
                     await using var body = await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
-                    while ((n = await body.ReadAsync(buffer, cancellationToken).ConfigureAwait(false)) > 0)
+                    // Two buffers: the network fills one while the other is hashed and written.
+                    var pending = Task.CompletedTask;
+                    var current = 0;
+                    try
                     {
-                        await output.WriteAsync(buffer.AsMemory(0, n), cancellationToken).ConfigureAwait(false);
-                        md5.AppendData(buffer, 0, n);
-                        have += n;
-                        progress?.Report(have);
+                        while ((n = await body.ReadAtLeastAsync(buffers[current], 256 * 1024, throwOnEndOfStream: false, cancellationToken).ConfigureAwait(false)) > 0)
+                        {
+                            await pending.ConfigureAwait(false);
+                            var chunk = buffers[current];
+                            var count = n;
+                            pending = Task.Run(async () =>
+                            {
+                                md5.AppendData(chunk, 0, count);
+                                await output.WriteAsync(chunk.AsMemory(0, count), cancellationToken).ConfigureAwait(false);
+                                Interlocked.Add(ref have, count);
+                                progress?.Report(Interlocked.Read(ref have));
+                            }, cancellationToken);
+                            current ^= 1;
+                        }
+                    }
+                    finally
+                    {
+                        await pending.ConfigureAwait(false);
                     }
                     if (item.Size is null)
                     {

@@ -121,7 +121,13 @@ public sealed class DriveService(ILogger<DriveService> logger)
         }
         var full = Path.GetFullPath(target);
         var marker = Path.Combine(full, ArchiveExtractor.MarkerName);
-        if (item.Md5Checksum is { } known && File.Exists(marker) && File.ReadAllText(marker).StartsWith(known + " ", StringComparison.Ordinal))
+        var known = item.Md5Checksum;
+        if (known is null && backend is FolderBackend folder && File.Exists(marker))
+        {
+            // A mounted folder has no stored md5: hashing the source in place is cheaper than copying it first.
+            known = await FolderBackend.Md5OfFileAsync(folder.Resolve(id), cancellationToken).ConfigureAwait(false);
+        }
+        if (known is not null && File.Exists(marker) && File.ReadAllText(marker).StartsWith(known + " ", StringComparison.Ordinal))
         {
             return new ExtractResult(full, 0, 0, true);
         }
