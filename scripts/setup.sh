@@ -13,7 +13,7 @@ log() { printf '[setup] %s\n' "$*" >&2; }
 sudo_() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
 # --- Debian packages -------------------------------------------------------
-apt_pkgs=(ca-certificates curl git python3 jupyter-server python3-ipykernel python3-nbformat python3-numpy)
+apt_pkgs=(ca-certificates curl git python3 jupyter-server python3-ipykernel python3-nbformat python3-numpy zip unzip)
 if [ "$want_e2e" = 1 ]; then
   apt_pkgs+=(build-essential pkg-config libkrb5-dev libx11-dev libxkbfile-dev libsecret-1-dev ripgrep chromium)
 fi
