@@ -59,6 +59,19 @@ public sealed class DriveService(ILogger<DriveService> logger)
         return await backend.DownloadAsync(id, localPath, progress, cancellationToken).ConfigureAwait(false);
     }
 
+    /// <summary>Exports a Google Docs/Sheets/Slides file into <paramref name="folder"/> (API backend only).</summary>
+    public async Task<DriveTransfer> ExportAsync(string id, string mimeType, string folder, string extension, CancellationToken cancellationToken)
+    {
+        if (Require() is not DriveApiBackend api)
+        {
+            throw new DriveException(DriveErrorKind.InvalidInput, "Export needs the Drive API; a mounted folder holds Docs as shortcuts, not documents.");
+        }
+        Directory.CreateDirectory(folder);
+        var item = await api.GetAsync(id, cancellationToken).ConfigureAwait(false);
+        var path = Path.Combine(folder, SafeNames.Unique(folder, item.Name + extension));
+        return await api.ExportAsync(id, mimeType, path, cancellationToken).ConfigureAwait(false);
+    }
+
     /// <summary>Uploads and remembers the transfer until it has been flushed.</summary>
     public Task<DriveTransfer> UploadAsync(string localPath, string parentId, string? name, string? existingId, IProgress<long>? progress, CancellationToken cancellationToken)
     {

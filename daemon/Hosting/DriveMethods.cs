@@ -59,7 +59,9 @@ internal sealed class DriveMethods(DriveService drive) : IMethodGroup
         connection.OnRequest(Methods.DriveItem, json.DriveIdParams, json.DriveItem, (p, ctx) => Guard(() => drive.GetAsync(p.Id, ctx.CancellationToken)));
 
         connection.OnRequest(Methods.DriveGet, json.DriveGetParams, json.DriveTransfer, (p, ctx) => Guard(() =>
-            WithProgressAsync(ctx, "Downloading from Drive", progress => drive.DownloadAsync(p.Id, p.Folder, p.LocalPath, progress, ctx.CancellationToken))));
+            p.ExportMimeType is { } exportType
+                ? drive.ExportAsync(p.Id, exportType, p.Folder ?? throw new JsonRpcException(ErrorCodes.InvalidParams, "Invalid params: an export needs a folder."), p.ExportExtension ?? "", ctx.CancellationToken)
+                : WithProgressAsync(ctx, "Downloading from Drive", progress => drive.DownloadAsync(p.Id, p.Folder, p.LocalPath, progress, ctx.CancellationToken))));
 
         connection.OnRequest(Methods.DrivePut, json.DrivePutParams, json.DriveTransfer, (p, ctx) => Guard(() =>
             WithProgressAsync(ctx, "Uploading to Drive", progress => drive.UploadAsync(p.LocalPath, p.ParentId, p.Name, p.ExistingId, progress, ctx.CancellationToken))));

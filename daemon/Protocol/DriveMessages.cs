@@ -21,8 +21,11 @@ public sealed record DriveListResult(IReadOnlyList<DriveItem> Items, string? Nex
 
 public sealed record DriveIdParams(string Id);
 
-/// <summary><c>colab/drive/get</c>: into <c>folder</c> under a safe unique name, or to exactly <c>localPath</c>.</summary>
-public sealed record DriveGetParams(string Id, string? Folder = null, string? LocalPath = null);
+/// <summary>
+/// <c>colab/drive/get</c>: into <c>folder</c> under a safe unique name, or to exactly <c>localPath</c>.
+/// With <c>exportMimeType</c> (and <c>folder</c>), a Google Docs Editors file is exported to that format.
+/// </summary>
+public sealed record DriveGetParams(string Id, string? Folder = null, string? LocalPath = null, string? ExportMimeType = null, string? ExportExtension = null);
 
 public sealed record DrivePutParams(string LocalPath, string ParentId, string? Name = null, string? ExistingId = null);
 

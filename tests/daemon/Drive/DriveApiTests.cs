@@ -231,6 +231,24 @@ public sealed class DriveApiTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Export_GoogleDoc_WritesTheFormat_AndTheTenMegabyteCapIsAClearQuotaError()
+    {
+        var docs = await _drive.AddFilesAsync(
+            new { name = "Report", mimeType = "application/vnd.google-apps.document", exportText = "Hello from Docs" },
+            new { name = "Huge sheet", mimeType = "application/vnd.google-apps.spreadsheet", exportSize = 11 * 1024 * 1024 });
+        var client = Client();
+        var target = Path.Combine(_dir, "Report.txt");
+        var t = await client.ExportAsync(docs[0]!["id"]!.GetValue<string>(), "text/plain", target, CancellationToken.None);
+        Assert.Equal("Hello from Docs", await File.ReadAllTextAsync(target));
+        Assert.False(t.Verified);
+        var e = await Assert.ThrowsAsync<DriveException>(() => client.ExportAsync(docs[1]!["id"]!.GetValue<string>(), "text/csv", Path.Combine(_dir, "x.csv"), CancellationToken.None));
+        Assert.Equal(DriveErrorKind.Quota, e.Kind);
+        Assert.Contains("10 MB export limit", e.Message, StringComparison.Ordinal);
+        var d = await Assert.ThrowsAsync<DriveException>(() => client.DownloadAsync(docs[0]!["id"]!.GetValue<string>(), Path.Combine(_dir, "r"), null, CancellationToken.None));
+        Assert.Contains("export it instead", d.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Cancel_StopsADownloadAndKeepsThePartForResume()
     {
         var id = await _drive.AddFileAsync("huge.bin", Bytes(8_000_000));
