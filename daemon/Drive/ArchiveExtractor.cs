@@ -83,7 +83,20 @@ public static class ArchiveExtractor
         // Several readers over slices of the entry list: the central directory gives random access,
         // so extraction runs on every core (Info-ZIP's unzip uses one).
         var workers = Math.Clamp(Environment.ProcessorCount, 1, 8);
-        var indexes = Enumerable.Range(0, plan.Count).Where(i => !plan[i].Dir).ToArray();
+        // An archive may name the same file twice: the last one wins (as with unzip -o), and no two workers write one file.
+        var last = new Dictionary<string, int>(StringComparer.Ordinal);
+        for (var i = 0; i < plan.Count; i++)
+        {
+            if (!plan[i].Dir)
+            {
+                if (dirs.Contains(plan[i].Dest))
+                {
+                    throw new DriveException(DriveErrorKind.Unsafe, $"The archive names '{plan[i].Name}' both as a folder and as a file.");
+                }
+                last[plan[i].Dest] = i;
+            }
+        }
+        var indexes = last.Values.Order().ToArray();
         await Parallel.ForEachAsync(Enumerable.Range(0, workers), new ParallelOptions { CancellationToken = cancellationToken, MaxDegreeOfParallelism = workers }, async (w, ct) =>
         {
             using var zip = ZipFile.OpenRead(archive);

@@ -115,6 +115,16 @@ public sealed class DriveLocalTests : IDisposable
         Assert.True(second.Skipped);
     }
 
+    [Fact]
+    public async Task Extract_DuplicateEntries_TheLastWins_WithoutARace()
+    {
+        var zip = Zip("dup.zip", ("a.txt", "first"), ("b.txt", "b"), ("a.txt", "second"));
+        var target = Path.Combine(_dir, "out");
+        var r = await ArchiveExtractor.ExtractAsync(zip, target, null, null, null, CancellationToken.None);
+        Assert.Equal(2, r.Files);
+        Assert.Equal("second", await File.ReadAllTextAsync(Path.Combine(target, "a.txt")));
+    }
+
     [Theory]
     [InlineData("../evil.txt")]
     [InlineData("/tmp/evil.txt")]
