@@ -46,6 +46,7 @@ public sealed class DriveService(ILogger<DriveService> logger)
     public async Task<DriveTransfer> DownloadAsync(string id, string? folder, string? localPath, IProgress<long>? progress, CancellationToken cancellationToken)
     {
         var backend = Require();
+        id = DriveLinks.Normalize(id);
         if (localPath is null)
         {
             if (string.IsNullOrEmpty(folder))
@@ -127,6 +128,7 @@ public sealed class DriveService(ILogger<DriveService> logger)
     public async Task<ExtractResult> CopyToRuntimeAsync(string id, string target, ExtractLimits? limits, IProgress<(string Phase, long Bytes)>? progress, CancellationToken cancellationToken)
     {
         var backend = Require();
+        id = DriveLinks.Normalize(id);
         var item = await backend.GetAsync(id, cancellationToken).ConfigureAwait(false);
         if (item.IsFolder)
         {

@@ -73,6 +73,22 @@ public sealed class DriveLocalTests : IDisposable
     }
 
     [Theory]
+    [InlineData("https://drive.google.com/file/d/1AbCdEfGhIjKlMnOp_-x/view?usp=sharing", "1AbCdEfGhIjKlMnOp_-x")]
+    [InlineData("https://drive.google.com/open?id=1AbCdEfGhIjKlMnOp_-x", "1AbCdEfGhIjKlMnOp_-x")]
+    [InlineData("https://drive.google.com/uc?export=download&id=1AbCdEfGhIjKlMnOp_-x", "1AbCdEfGhIjKlMnOp_-x")]
+    [InlineData("https://drive.google.com/drive/u/0/folders/1AbCdEfGhIjKlMnOp_-x", "1AbCdEfGhIjKlMnOp_-x")]
+    [InlineData("1AbCdEfGhIjKlMnOp_-x", "1AbCdEfGhIjKlMnOp_-x")]
+    [InlineData("datasets/train.zip", "datasets/train.zip")]
+    public void Links_ShareLinksAndIds_GiveTheFileId(string input, string id) => Assert.Equal(id, DriveLinks.Normalize(input));
+
+    [Theory]
+    [InlineData("https://evil.example/file/d/1AbCdEfGhIjKlMnOp_-x/view")]
+    [InlineData("https://drive.google.com.evil.example/file/d/1AbCdEfGhIjKlMnOp_-x/view")]
+    [InlineData("https://drive.google.com/file/d/../../view")]
+    public void Links_OtherHostsAndMalformedLinks_AreRefused(string input)
+        => Assert.Equal(DriveErrorKind.InvalidInput, Assert.Throws<DriveException>(() => DriveLinks.Normalize(input)).Kind);
+
+    [Theory]
     [InlineData("a/b.txt", "a_b.txt")]
     [InlineData("..", "_..")]
     [InlineData("bell\u0007.txt", "bell_.txt")]
