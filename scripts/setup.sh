@@ -15,6 +15,7 @@ sudo_() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 # --- Debian packages -------------------------------------------------------
 apt_pkgs=(ca-certificates curl git python3 jupyter-server python3-ipykernel python3-nbformat python3-numpy python3-torch python3-sklearn)
 apt_pkgs+=(python3-terminado)  # terminals on a runtime (issue 3)
+apt_pkgs+=(zip unzip)  # Drive: datasets to the runtime, and the extraction benchmark's peer (issue 6)
 if [ "$want_e2e" = 1 ]; then
   apt_pkgs+=(build-essential pkg-config libkrb5-dev libx11-dev libxkbfile-dev libsecret-1-dev ripgrep chromium)
 fi

@@ -22,6 +22,9 @@ import { TrainingController, trainingCommandIds, trainTaskType } from './trainin
 import { registerTerminalCommands } from './terminal/commands';
 import { registerEditorCommands } from './terminal/editorCommands';
 import { registerSetup } from './terminal/setup';
+import { registerDriveCommands, restoreDriveFolder } from './drive/driveCommands';
+import { DriveFileSystem } from './drive/driveFileSystem';
+import { DriveTree, driveScheme, driveViewId } from './drive/driveTree';
 
 let daemon: DaemonClient | undefined;
 
@@ -99,6 +102,15 @@ export function activate(context: vscode.ExtensionContext): void {
   );
 
   // -- drive wiring (issue 6) --
+  const driveTree = new DriveTree(vscode, client);
+  context.subscriptions.push(
+    vscode.window.registerTreeDataProvider(driveViewId, driveTree),
+    vscode.workspace.registerFileSystemProvider(driveScheme, new DriveFileSystem(vscode, client), { isCaseSensitive: true }),
+    ...registerDriveCommands({ vscode, daemon: client, tree: driveTree, state: context.globalState }),
+    client.onDidChange((s) => {
+      if (s.phase === 'running') void restoreDriveFolder(client, context.globalState).then(() => driveTree.refresh(), () => undefined);
+    }),
+  );
 
   // -- github wiring (issue 7) --
   const gitHub: GitHubCommandContext = { vscode, daemon: client, secrets: context.secrets, state: context.globalState, extensionId: context.extension.id, log: output };

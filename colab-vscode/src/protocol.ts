@@ -78,6 +78,16 @@ export const methods = {
   trainMetrics: { name: 'colab/train/metrics', kind: 'request', direction: 'clientToServer' },
 
   // -- drive methods (issue 6) --
+  driveUse: { name: 'colab/drive/use', kind: 'request', direction: 'clientToServer' },
+  driveStatus: { name: 'colab/drive/status', kind: 'request', direction: 'clientToServer' },
+  driveList: { name: 'colab/drive/list', kind: 'request', direction: 'clientToServer' },
+  driveItem: { name: 'colab/drive/item', kind: 'request', direction: 'clientToServer' },
+  driveGet: { name: 'colab/drive/get', kind: 'request', direction: 'clientToServer' },
+  drivePut: { name: 'colab/drive/put', kind: 'request', direction: 'clientToServer' },
+  driveCopyToRuntime: { name: 'colab/drive/copyToRuntime', kind: 'request', direction: 'clientToServer' },
+  driveFlush: { name: 'colab/drive/flush', kind: 'request', direction: 'clientToServer' },
+  driveRead: { name: 'colab/drive/read', kind: 'request', direction: 'clientToServer' },
+  driveWrite: { name: 'colab/drive/write', kind: 'request', direction: 'clientToServer' },
 
   // -- github methods (issue 7) --
   gitHubResolve: { name: 'colab/github/resolve', kind: 'request', direction: 'clientToServer' },
@@ -110,6 +120,12 @@ export const errorCodes = {
   // -- training codes (issue 5) --
 
   // -- drive codes (issue 6) --
+  DriveNotFound: -32060,
+  DriveAuth: -32061,
+  DriveQuota: -32062,
+  DriveRateLimited: -32063,
+  DriveIntegrity: -32064,
+  DriveUnsafe: -32065,
 
   // -- github codes (issue 7) --
   GitHubBadLink: -32070,
@@ -640,6 +656,43 @@ export interface TrainLogsResult {
 }
 
 // ---- drive types (issue 6) ----
+
+/** A Drive file or folder (for a mounted folder, id is the path under its root). */
+export interface DriveItem {
+  id: string;
+  name: string;
+  mimeType: string;
+  size?: number;
+  modifiedTime?: string;
+  md5Checksum?: string;
+  isFolder: boolean;
+}
+
+/** colab/drive/use and colab/drive/status result. */
+export interface DriveStatusResult {
+  kind?: 'folder' | 'api';
+  root?: string;
+  pendingUploads: number;
+}
+
+export interface DriveListResult {
+  items: DriveItem[];
+  nextPageToken?: string;
+}
+
+/** colab/drive/get, put and write result. */
+export interface DriveTransfer {
+  fileId: string;
+  localPath: string;
+  bytes: number;
+  md5Checksum: string;
+  verified: boolean;
+}
+
+export interface DriveReadResult {
+  contentBase64: string;
+  md5Checksum: string;
+}
 
 // ---- github types (issue 7) ----
 

@@ -58,6 +58,7 @@ public static class CommandLine
         root.Subcommands.Add(TrainCommand.Create(output));
 
         // -- drive commands (issue 6) --
+        root.Subcommands.Add(DriveCommand.Create(output));
 
         // -- github commands (issue 7) --
         root.Subcommands.Add(GitHubCommand.Create(output));

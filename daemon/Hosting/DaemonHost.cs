@@ -54,6 +54,7 @@ public static class DaemonHost
         builder.Services.AddSingleton<Colab.Daemon.Training.TrainingService>();
 
         // -- drive services (issue 6) --
+        builder.Services.AddSingleton<Colab.Daemon.Drive.DriveService>();
 
         // -- github services (issue 7) --
         builder.Services.AddSingleton<Colab.Daemon.GitHub.GitHubService>();
@@ -82,6 +83,7 @@ public static class DaemonHost
         services.AddSingleton<IMethodGroup, TrainingMethods>();
 
         // -- drive method groups (issue 6) --
+        services.AddSingleton<IMethodGroup, DriveMethods>();
 
         // -- github method groups (issue 7) --
         services.AddSingleton<IMethodGroup, GitHubMethods>();

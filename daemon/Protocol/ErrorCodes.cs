@@ -32,6 +32,12 @@ public static class ErrorCodes
     // -- training codes (issue 5) --
 
     // -- drive codes (issue 6) --
+    public const int DriveNotFound = -32060;
+    public const int DriveAuth = -32061;
+    public const int DriveQuota = -32062;
+    public const int DriveRateLimited = -32063;
+    public const int DriveIntegrity = -32064;
+    public const int DriveUnsafe = -32065;
 
     // -- github codes (issue 7) --
     public const int GitHubBadLink = -32070;
@@ -67,6 +73,12 @@ public static class ErrorCodes
         // -- training codes (issue 5) --
 
         // -- drive codes (issue 6) --
+        [nameof(DriveNotFound)] = DriveNotFound,
+        [nameof(DriveAuth)] = DriveAuth,
+        [nameof(DriveQuota)] = DriveQuota,
+        [nameof(DriveRateLimited)] = DriveRateLimited,
+        [nameof(DriveIntegrity)] = DriveIntegrity,
+        [nameof(DriveUnsafe)] = DriveUnsafe,
 
         // -- github codes (issue 7) --
         [nameof(GitHubBadLink)] = GitHubBadLink,

@@ -92,6 +92,16 @@ public static class Methods
     public const string TrainMetrics = "colab/train/metrics";
 
     // -- drive names (issue 6) --
+    public const string DriveUse = "colab/drive/use";
+    public const string DriveStatus = "colab/drive/status";
+    public const string DriveList = "colab/drive/list";
+    public const string DriveItem = "colab/drive/item";
+    public const string DriveGet = "colab/drive/get";
+    public const string DrivePut = "colab/drive/put";
+    public const string DriveCopyToRuntime = "colab/drive/copyToRuntime";
+    public const string DriveFlush = "colab/drive/flush";
+    public const string DriveRead = "colab/drive/read";
+    public const string DriveWrite = "colab/drive/write";
 
     // -- github names (issue 7) --
     public const string GitHubResolve = "colab/github/resolve";
@@ -167,6 +177,16 @@ public static class Methods
         new(TrainMetrics, MethodKind.Request, MethodDirection.ClientToServer, "A job's metrics records (numeric fields of each JSON line) from a byte offset, for the curves."),
 
         // -- drive methods (issue 6) --
+        new(DriveUse, MethodKind.Request, MethodDirection.ClientToServer, "Chooses the Drive backend: a mounted folder, the Drive v3 API with an access token, or none."),
+        new(DriveStatus, MethodKind.Request, MethodDirection.ClientToServer, "Which Drive backend is in use and how many uploads are pending."),
+        new(DriveList, MethodKind.Request, MethodDirection.ClientToServer, "One page (up to 1,000) of a Drive folder's children, searchable by name and sortable."),
+        new(DriveItem, MethodKind.Request, MethodDirection.ClientToServer, "One Drive file's metadata (name, type, size, modified time, md5)."),
+        new(DriveGet, MethodKind.Request, MethodDirection.ClientToServer, "Downloads a Drive file (ranged, resumable, md5-verified) under a safe local name; reports progress; cancellable."),
+        new(DrivePut, MethodKind.Request, MethodDirection.ClientToServer, "Uploads a local file to Drive (resumable, 256 KiB-multiple chunks, md5-verified); reports progress; cancellable."),
+        new(DriveCopyToRuntime, MethodKind.Request, MethodDirection.ClientToServer, "Copies a zip or tar from Drive to the local runtime's disk and extracts it safely; skips when already complete."),
+        new(DriveFlush, MethodKind.Request, MethodDirection.ClientToServer, "Waits for every upload this daemon started and answers each one's verified result."),
+        new(DriveRead, MethodKind.Request, MethodDirection.ClientToServer, "A Drive file's bytes (up to 64 MB, base64) for the colab-drive: file system."),
+        new(DriveWrite, MethodKind.Request, MethodDirection.ClientToServer, "Replaces a Drive file's content (base64) and verifies it: saving a notebook opened from Drive."),
 
         // -- github methods (issue 7) --
         new(GitHubResolve, MethodKind.Request, MethodDirection.ClientToServer, "Parses a GitHub, raw, Colab-badge, gist or owner/repo/path@ref link and resolves its ref (branch, tag or commit)."),

@@ -1,0 +1,108 @@
+#!/usr/bin/env node
+// Drive benchmarks: `node bench/drive.mjs [--mb 256] [--items 50000] [--files 10000]`.
+// 1. Download and upload of one large file through the Drive v3 stand-in: `colab drive get|put --api`
+//    (ranged download + md5 verification; resumable upload in 8 MiB chunks + md5) vs curl on the
+//    same endpoints (one plain GET; one PUT of the whole body to a resumable session, no md5).
+// 2. Listing a 50,000-item folder: time to the first page and to all items (`colab drive ls --api`).
+// 3. Dataset to runtime: `colab drive cp-to-runtime` of a 10,000-file zip from a mounted folder
+//    (copy to local disk + md5 + safe extraction) vs Info-ZIP `unzip -q` of the same archive.
+// Needs the built daemon (node scripts/build.mjs or dotnet build -c Release).
+import { spawn, execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const arg = (name, dflt) => { const i = process.argv.indexOf(name); return i > 0 ? Number(process.argv[i + 1]) : dflt; };
+const MB = arg('--mb', 256);
+const ITEMS = arg('--items', 50000);
+const FILES = arg('--files', 10000);
+const colab = ['Release', 'Debug'].map((c) => path.join(root, 'daemon', 'bin', c, 'net10.0', 'colab')).find((p) => fs.existsSync(p));
+if (!colab) { console.error('Build the daemon first (dotnet build ColabDaemon.sln -c Release).'); process.exit(2); }
+const work = fs.mkdtempSync(path.join(os.tmpdir(), 'colab-drive-bench-'));
+
+function startStandIn() {
+  return new Promise((resolve, reject) => {
+    const p = spawn(process.execPath, [path.join(root, 'tests', 'standins', 'drive-standin.mjs')], { stdio: ['pipe', 'pipe', 'inherit'] });
+    p.stdout.once('data', (d) => resolve({ p, base: `http://127.0.0.1:${String(d).trim().split(' ')[1]}/` }));
+    p.on('error', reject);
+  });
+}
+
+function run(cmd, args, env = {}) {
+  return new Promise((resolve, reject) => {
+    const t0 = process.hrtime.bigint();
+    let first = null;
+    let out = '';
+    const p = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    p.stdout.on('data', (d) => { if (first === null) first = Number(process.hrtime.bigint() - t0) / 1e6; out += d.length < 4096 ? d : ''; });
+    let err = '';
+    p.stderr.on('data', (d) => { err += d; });
+    p.on('close', (code) => {
+      const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+      if (code !== 0) reject(new Error(`${cmd} ${args.join(' ')} exited ${code}: ${err}`));
+      else resolve({ ms, first, out });
+    });
+  });
+}
+
+const best = async (n, f) => { let b = Infinity; for (let i = 0; i < n; i++) b = Math.min(b, (await f()).ms); return b; };
+const post = (base, p, body) => fetch(base + p, { method: 'POST', body: JSON.stringify(body) }).then((r) => r.json());
+const env = (base) => ({ COLAB_DRIVE_TOKEN: 'test-token' });
+const rows = [];
+const { p: standin, base } = await startStandIn();
+try {
+  // 1. Large file.
+  const [file] = await post(base, '__control/files', { name: 'big.bin', size: MB * 1024 * 1024 });
+  const dl = path.join(work, 'dl.bin');
+  const colabGet = await best(3, () => run(colab, ['drive', 'get', '--api', '--api-url', base, file.id, dl], env(base)));
+  const curlGet = await best(3, () => run('curl', ['-sf', '-H', 'Authorization: Bearer test-token', '-o', path.join(work, 'curl.bin'), `${base}drive/v3/files/${file.id}?alt=media`]));
+  rows.push([`download ${MB} MB`, colabGet, curlGet, curlGet / colabGet]);
+
+  const colabPut = await best(3, () => run(colab, ['drive', 'put', '--api', '--api-url', base, dl, 'root'], env(base)));
+  const curlPut = await best(3, async () => {
+    const r = await fetch(`${base}upload/drive/v3/files?uploadType=resumable`, { method: 'POST', headers: { Authorization: 'Bearer test-token', 'Content-Type': 'application/json' }, body: '{"name":"curl.bin"}' });
+    const loc = r.headers.get('location');
+    const size = fs.statSync(dl).size;
+    return run('curl', ['-sf', '-X', 'PUT', '--data-binary', `@${dl}`, '-H', `Content-Range: bytes 0-${size - 1}/${size}`, '-H', 'Expect:', '-o', '/dev/null', loc]);
+  });
+  rows.push([`upload ${MB} MB`, colabPut, curlPut, curlPut / colabPut]);
+  fs.rmSync(dl, { force: true });
+  await post(base, '__control/reset', {});
+
+  // 2. Listing.
+  const [folder] = await post(base, '__control/files', { name: 'huge', mimeType: 'application/vnd.google-apps.folder' });
+  await post(base, '__control/bulk', { parent: folder.id, count: ITEMS });
+  const ls = await run(colab, ['drive', 'ls', '--api', '--api-url', base, '--json', folder.id], env(base));
+  const lines = Number(execFileSync('sh', ['-c', `"${colab}" drive ls --api --api-url ${base} ${folder.id} | wc -l`], { env: { ...process.env, ...env(base) } }).toString().trim());
+  if (lines !== ITEMS) throw new Error(`listing gave ${lines} items, expected ${ITEMS}`);
+  rows.push([`list ${ITEMS} items: first page`, ls.first, null, null]);
+  rows.push([`list ${ITEMS} items: all`, ls.ms, null, null]);
+} finally {
+  standin.kill();
+}
+
+// 3. Zip of FILES small files, extracted by cp-to-runtime vs unzip.
+const src = path.join(work, 'src');
+fs.mkdirSync(path.join(src, 'ds'), { recursive: true });
+for (let i = 0; i < FILES; i++) {
+  const d = path.join(src, 'ds', `c${i % 100}`);
+  if (i < 100) fs.mkdirSync(d, { recursive: true });
+  fs.writeFileSync(path.join(d, `img${i}.txt`), `sample ${i} `.repeat(20 + (i % 50)));
+}
+const mount = path.join(work, 'mnt');
+fs.mkdirSync(mount);
+execFileSync('zip', ['-qr', path.join(mount, 'ds.zip'), 'ds'], { cwd: src });
+let n = 0;
+const colabX = await best(3, () => run(colab, ['drive', 'cp-to-runtime', '--folder', mount, 'ds.zip', path.join(work, `x${n++}`)]));
+const unzipX = await best(3, () => run('unzip', ['-q', '-o', path.join(mount, 'ds.zip'), '-d', path.join(work, `u${n++}`)]));
+rows.push([`zip of ${FILES} files to runtime`, colabX, unzipX, unzipX / colabX]);
+const skip = await run(colab, ['drive', 'cp-to-runtime', '--folder', mount, 'ds.zip', path.join(work, 'x0')]);
+rows.push([`same zip again (already complete)`, skip.ms, null, null]);
+fs.rmSync(work, { recursive: true, force: true });
+
+console.log(`\nDrive benchmarks (${os.cpus().length} CPUs; best of 3 where a peer is compared)\n`);
+console.log('| case | colab (ms) | peer (ms) | peer/colab |');
+console.log('| --- | --- | --- | --- |');
+for (const [name, a, b, r] of rows) console.log(`| ${name} | ${a.toFixed(0)} | ${b === null ? '—' : b.toFixed(0)} | ${r === null ? '—' : r.toFixed(2) + '×'} |`);

@@ -1,0 +1,161 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text.Json;
+using Colab.Daemon.Drive;
+using Colab.Daemon.Protocol;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Colab.Daemon.Cli;
+
+/// <summary>
+/// <c>colab drive ls|get|put|cp-to-runtime|flush</c>. The backend is a mounted folder
+/// (<c>--folder</c> or COLAB_DRIVE_FOLDER) or the Drive v3 API (<c>--api</c>, address from
+/// <c>--api-url</c>, token from COLAB_DRIVE_TOKEN: never from argv, which other users can read).
+/// </summary>
+internal static class DriveCommand
+{
+    public static Command Create(TextWriter output)
+    {
+        var folder = new Option<string?>("--folder") { Description = "A mounted Drive folder (Drive for desktop, rclone mount) or any folder; default COLAB_DRIVE_FOLDER.", Recursive = true };
+        var api = new Option<bool>("--api") { Description = "Use the Drive v3 API with the access token in COLAB_DRIVE_TOKEN.", Recursive = true };
+        var apiUrl = new Option<string?>("--api-url") { Description = "The Drive API address (default https://www.googleapis.com/).", Recursive = true };
+        var asJson = new Option<bool>("--json") { Description = "Print JSON (the protocol's records).", Recursive = true };
+
+        var lsId = new Argument<string>("folder-id") { Description = "Folder id (API: 'root' for My Drive; folder: a relative path, '' for the root).", DefaultValueFactory = _ => "" };
+        var search = new Option<string?>("--name") { Description = "Only names containing this text." };
+        var sort = new Option<string>("--sort") { Description = "name, modified or size.", DefaultValueFactory = _ => "name" };
+        var ls = new Command("ls", "List a folder (all pages).") { lsId, search, sort };
+        ls.SetAction((p, ct) => RunAsync(p, folder, api, apiUrl, output, async drive =>
+        {
+            var sortBy = p.GetValue(sort) switch
+            {
+                "modified" => DriveSort.Modified,
+                "size" => DriveSort.Size,
+                "name" => DriveSort.Name,
+                _ => throw new DriveException(DriveErrorKind.InvalidInput, "--sort must be name, modified or size."),
+            };
+            var id = p.GetValue(lsId) is { Length: > 0 } given ? given : drive.Backend is DriveApiBackend ? "root" : "";
+            string? token = null;
+            do
+            {
+                var page = await drive.ListAsync(new DriveListRequest(id, p.GetValue(search), sortBy, PageToken: token), ct).ConfigureAwait(false);
+                foreach (var i in page.Items)
+                {
+                    await output.WriteLineAsync(p.GetValue(asJson)
+                        ? JsonSerializer.Serialize(i, DriveJson.Default.DriveItem)
+                        : $"{(i.IsFolder ? "d" : "-")} {(i.Size?.ToString(CultureInfo.InvariantCulture) ?? "").PadLeft(12)}  {i.ModifiedTime:yyyy-MM-dd HH:mm}  {i.Name}  ({i.Id})").ConfigureAwait(false);
+                }
+                token = page.NextPageToken;
+            }
+            while (token is not null);
+        }, ct));
+
+        var getId = new Argument<string>("id") { Description = "The file to download." };
+        var dest = new Argument<string>("dest") { Description = "A local folder (a safe, non-clashing name is chosen) or file path.", DefaultValueFactory = _ => "." };
+        var get = new Command("get", "Download a file, verifying its md5.") { getId, dest };
+        get.SetAction((p, ct) => RunAsync(p, folder, api, apiUrl, output, async drive =>
+        {
+            var d = p.GetValue(dest)!;
+            var t = Directory.Exists(d)
+                ? await drive.DownloadAsync(p.GetValue(getId)!, d, null, null, ct).ConfigureAwait(false)
+                : await drive.DownloadAsync(p.GetValue(getId)!, null, d, null, ct).ConfigureAwait(false);
+            await PrintTransferAsync(t, p.GetValue(asJson), output).ConfigureAwait(false);
+        }, ct));
+
+        var putPath = new Argument<string>("path") { Description = "The local file to upload." };
+        var putParent = new Argument<string>("parent-id") { Description = "The Drive folder to upload into.", DefaultValueFactory = _ => "" };
+        var replace = new Option<string?>("--replace") { Description = "Replace the content of this existing file id instead of creating a file." };
+        var put = new Command("put", "Upload a file (resumable), verifying its md5.") { putPath, putParent, replace };
+        put.SetAction((p, ct) => RunAsync(p, folder, api, apiUrl, output, async drive =>
+        {
+            var parent = p.GetValue(putParent) is { Length: > 0 } given ? given : drive.Backend is DriveApiBackend ? "root" : "";
+            var t = await drive.UploadAsync(p.GetValue(putPath)!, parent, null, p.GetValue(replace), null, ct).ConfigureAwait(false);
+            await PrintTransferAsync(t, p.GetValue(asJson), output).ConfigureAwait(false);
+        }, ct));
+
+        var cpId = new Argument<string>("id") { Description = "A zip or tar(.gz) on Drive." };
+        var cpTarget = new Argument<string>("target") { Description = "The folder on this machine's disk to extract into." };
+        var cp = new Command("cp-to-runtime", "Copy an archive from Drive to the local runtime's disk and extract it safely (skipped when already complete).") { cpId, cpTarget };
+        cp.SetAction((p, ct) => RunAsync(p, folder, api, apiUrl, output, async drive =>
+        {
+            var r = await drive.CopyToRuntimeAsync(p.GetValue(cpId)!, p.GetValue(cpTarget)!, null, null, ct).ConfigureAwait(false);
+            await output.WriteLineAsync(p.GetValue(asJson)
+                ? JsonSerializer.Serialize(r, DriveJson.Default.ExtractResult)
+                : r.Skipped ? $"{r.Target} already holds this archive; nothing to do." : $"Extracted {r.Files} files ({r.Bytes} bytes) into {r.Target}.").ConfigureAwait(false);
+        }, ct));
+
+        var pairs = new Argument<string[]>("local=id") { Description = "Local files and the Drive ids they should be, e.g. model.pt=1AbC…", Arity = ArgumentArity.OneOrMore };
+        var flush = new Command("flush", "Check that local files are really on Drive: compare each file's md5 with Drive's. Exit code 1 when any differs.") { pairs };
+        flush.SetAction((p, ct) => RunAsync(p, folder, api, apiUrl, output, async drive =>
+        {
+            var bad = 0;
+            foreach (var pair in p.GetValue(pairs)!)
+            {
+                var eq = pair.LastIndexOf('=');
+                if (eq <= 0)
+                {
+                    throw new DriveException(DriveErrorKind.InvalidInput, $"'{pair}' is not local=id.");
+                }
+                var local = await FolderBackend.Md5OfFileAsync(pair[..eq], ct).ConfigureAwait(false);
+                var item = await drive.GetAsync(pair[(eq + 1)..], ct).ConfigureAwait(false);
+                var remote = item.Md5Checksum;
+                if (remote is null && drive.Backend is FolderBackend f)
+                {
+                    remote = await FolderBackend.Md5OfFileAsync(f.Resolve(item.Id), ct).ConfigureAwait(false);
+                }
+                var ok = string.Equals(local, remote, StringComparison.OrdinalIgnoreCase);
+                bad += ok ? 0 : 1;
+                await output.WriteLineAsync($"{(ok ? "ok      " : "DIFFERS ")} {pair[..eq]} md5 {local} / Drive {remote ?? "unknown"}").ConfigureAwait(false);
+            }
+            if (bad > 0)
+            {
+                throw new DriveException(DriveErrorKind.Integrity, $"{bad} file(s) are not the same on Drive.");
+            }
+        }, ct));
+
+        return new Command("drive", "Google Drive or a mounted Drive folder: list, download, upload, datasets to the runtime, verify.") { folder, api, apiUrl, asJson, ls, get, put, cp, flush };
+    }
+
+    private static async Task PrintTransferAsync(DriveTransfer t, bool asJson, TextWriter output)
+        => await output.WriteLineAsync(asJson
+            ? JsonSerializer.Serialize(t, DriveJson.Default.DriveTransfer)
+            : $"{t.LocalPath} ⇄ {t.FileId}: {t.Bytes} bytes, md5 {t.Md5Checksum} {(t.Verified ? "verified" : "(Drive gave no md5 to compare)")}").ConfigureAwait(false);
+
+    private static async Task<int> RunAsync(ParseResult p, Option<string?> folder, Option<bool> api, Option<string?> apiUrl, TextWriter output, Func<DriveService, Task> work, CancellationToken cancellationToken)
+    {
+        var drive = new DriveService(NullLogger<DriveService>.Instance);
+        try
+        {
+            if (p.GetValue(api))
+            {
+                var token = Environment.GetEnvironmentVariable("COLAB_DRIVE_TOKEN");
+                if (string.IsNullOrEmpty(token))
+                {
+                    throw new DriveException(DriveErrorKind.Auth, "--api needs an access token in the COLAB_DRIVE_TOKEN environment variable.");
+                }
+                drive.UseApi(p.GetValue(apiUrl) ?? DriveApiBackend.DefaultBaseUrl, new StaticDriveToken(token));
+            }
+            else
+            {
+                var path = p.GetValue(folder) ?? Environment.GetEnvironmentVariable("COLAB_DRIVE_FOLDER");
+                if (string.IsNullOrEmpty(path))
+                {
+                    throw new DriveException(DriveErrorKind.InvalidInput, "Say which Drive: --folder <mounted Drive folder> (or COLAB_DRIVE_FOLDER), or --api with COLAB_DRIVE_TOKEN.");
+                }
+                drive.UseFolder(path);
+            }
+            await work(drive).ConfigureAwait(false);
+            return CommandLine.ExitOk;
+        }
+        catch (DriveException e)
+        {
+            await Console.Error.WriteLineAsync($"colab drive: {e.Message}").ConfigureAwait(false);
+            return CommandLine.ExitFailure;
+        }
+        catch (IOException e)
+        {
+            await Console.Error.WriteLineAsync($"colab drive: {e.Message}").ConfigureAwait(false);
+            return CommandLine.ExitFailure;
+        }
+    }
+}

@@ -1,0 +1,258 @@
+using System.Formats.Tar;
+using System.IO.Compression;
+
+namespace Colab.Daemon.Drive;
+
+/// <summary>Limits against archive bombs; both are checked against the bytes actually written, not the headers.</summary>
+public sealed record ExtractLimits(long MaxBytes = 200L * 1024 * 1024 * 1024, int MaxEntries = 2_000_000);
+
+public sealed record ExtractResult(string Target, int Files, long Bytes, bool Skipped);
+
+/// <summary>
+/// Extracts a zip or tar(.gz) into a folder safely: every entry must land inside the target (no
+/// absolute paths, no '..', no drive letters, no symlink or hard-link entries, no existing links
+/// under the target), and the size and entry limits hold. A marker with the archive's md5 makes a
+/// second run with the same archive a no-op; the marker is written only after a complete extraction.
+/// </summary>
+public static class ArchiveExtractor
+{
+    public const string MarkerName = ".colab-extracted";
+
+    public static async Task<ExtractResult> ExtractAsync(string archive, string target, string? archiveMd5, ExtractLimits? limits, IProgress<long>? progress, CancellationToken cancellationToken)
+    {
+        limits ??= new ExtractLimits();
+        Directory.CreateDirectory(target);
+        target = Path.GetFullPath(target).TrimEnd(Path.DirectorySeparatorChar);
+        if (new DirectoryInfo(target).LinkTarget is not null)
+        {
+            throw new DriveException(DriveErrorKind.Unsafe, "The extraction target is a symbolic link; pick a real folder.");
+        }
+        archiveMd5 ??= await FolderBackend.Md5OfFileAsync(archive, cancellationToken).ConfigureAwait(false);
+        var marker = Path.Combine(target, MarkerName);
+        if (File.Exists(marker) && (await File.ReadAllTextAsync(marker, cancellationToken).ConfigureAwait(false)).StartsWith(archiveMd5 + " ", StringComparison.Ordinal))
+        {
+            return new ExtractResult(target, 0, 0, true);
+        }
+        File.Delete(marker);
+        var result = IsZip(archive)
+            ? await ExtractZipAsync(archive, target, limits, progress, cancellationToken).ConfigureAwait(false)
+            : await ExtractTarAsync(archive, target, limits, progress, cancellationToken).ConfigureAwait(false);
+        await File.WriteAllTextAsync(marker, $"{archiveMd5} {result.Files} {result.Bytes}\n", cancellationToken).ConfigureAwait(false);
+        return result;
+    }
+
+    private static bool IsZip(string path)
+    {
+        using var s = File.OpenRead(path);
+        Span<byte> head = stackalloc byte[4];
+        return s.Read(head) == 4 && head[0] == 'P' && head[1] == 'K';
+    }
+
+    private static async Task<ExtractResult> ExtractZipAsync(string archive, string target, ExtractLimits limits, IProgress<long>? progress, CancellationToken cancellationToken)
+    {
+        List<(string Name, string Dest, bool Dir)> plan;
+        using (var zip = ZipFile.OpenRead(archive))
+        {
+            if (zip.Entries.Count > limits.MaxEntries)
+            {
+                throw new DriveException(DriveErrorKind.Unsafe, $"The archive has {zip.Entries.Count} entries, more than the limit of {limits.MaxEntries}.");
+            }
+            plan = new List<(string, string, bool)>(zip.Entries.Count);
+            foreach (var e in zip.Entries)
+            {
+                // Unix mode lives in the high 16 bits of the external attributes; 0xA000 is a symlink.
+                if (((e.ExternalAttributes >> 16) & 0xF000) == 0xA000)
+                {
+                    throw new DriveException(DriveErrorKind.Unsafe, $"The archive holds a symbolic link ('{e.FullName}'); it was not extracted.");
+                }
+                var dir = e.FullName.EndsWith('/') || e.FullName.EndsWith('\\');
+                plan.Add((e.FullName, Destination(target, e.FullName), dir));
+            }
+        }
+        var dirs = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var (_, dest, dir) in plan)
+        {
+            dirs.Add(dir ? dest : Path.GetDirectoryName(dest)!);
+        }
+        foreach (var d in dirs.OrderBy(d => d.Length))
+        {
+            EnsureRealDirectory(target, d);
+        }
+        long written = 0;
+        var files = 0;
+        // Several readers over slices of the entry list: the central directory gives random access,
+        // so extraction runs on every core (Info-ZIP's unzip uses one).
+        var workers = Math.Clamp(Environment.ProcessorCount, 1, 8);
+        // An archive may name the same file twice: the last one wins (as with unzip -o), and no two workers write one file.
+        var last = new Dictionary<string, int>(StringComparer.Ordinal);
+        for (var i = 0; i < plan.Count; i++)
+        {
+            if (!plan[i].Dir)
+            {
+                if (dirs.Contains(plan[i].Dest))
+                {
+                    throw new DriveException(DriveErrorKind.Unsafe, $"The archive names '{plan[i].Name}' both as a folder and as a file.");
+                }
+                last[plan[i].Dest] = i;
+            }
+        }
+        var indexes = last.Values.Order().ToArray();
+        await Parallel.ForEachAsync(Enumerable.Range(0, workers), new ParallelOptions { CancellationToken = cancellationToken, MaxDegreeOfParallelism = workers }, async (w, ct) =>
+        {
+            using var zip = ZipFile.OpenRead(archive);
+            var entries = zip.Entries;
+            var buffer = new byte[81920];
+            for (var k = w; k < indexes.Length; k += workers)
+            {
+                var i = indexes[k];
+                var entry = entries[i];
+                RefuseLink(plan[i].Dest);
+                await using var input = entry.Open();
+                await using var output = new FileStream(plan[i].Dest, FileMode.Create, FileAccess.Write, FileShare.None, 1, FileOptions.None);
+                int n;
+                while ((n = await input.ReadAsync(buffer, ct).ConfigureAwait(false)) > 0)
+                {
+                    if (Interlocked.Add(ref written, n) > limits.MaxBytes)
+                    {
+                        throw new DriveException(DriveErrorKind.Unsafe, $"The archive expands to more than {limits.MaxBytes} bytes; extraction stopped.");
+                    }
+                    await output.WriteAsync(buffer.AsMemory(0, n), ct).ConfigureAwait(false);
+                }
+                Interlocked.Increment(ref files);
+                progress?.Report(Interlocked.Read(ref written));
+            }
+        }).ConfigureAwait(false);
+        return new ExtractResult(target, files, written, false);
+    }
+
+    private static async Task<ExtractResult> ExtractTarAsync(string archive, string target, ExtractLimits limits, IProgress<long>? progress, CancellationToken cancellationToken)
+    {
+        await using var file = File.OpenRead(archive);
+        Stream stream = file;
+        Span<byte> head = stackalloc byte[2];
+        var isGzip = file.Read(head) == 2 && head[0] == 0x1f && head[1] == 0x8b;
+        file.Position = 0;
+        if (isGzip)
+        {
+            stream = new GZipStream(file, CompressionMode.Decompress);
+        }
+        await using var _ = stream;
+        await using var reader = new TarReader(stream);
+        long written = 0;
+        var files = 0;
+        var entries = 0;
+        var buffer = new byte[81920];
+        var verified = new HashSet<string>(StringComparer.Ordinal);
+        TarEntry? entry;
+        while (true)
+        {
+            try
+            {
+                entry = await reader.GetNextEntryAsync(false, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is InvalidDataException or FormatException or EndOfStreamException)
+            {
+                throw new DriveException(DriveErrorKind.InvalidInput, "The file is neither a zip nor a readable tar archive.", e);
+            }
+            if (entry is null)
+            {
+                break;
+            }
+            if (++entries > limits.MaxEntries)
+            {
+                throw new DriveException(DriveErrorKind.Unsafe, $"The archive has more than {limits.MaxEntries} entries.");
+            }
+            switch (entry.EntryType)
+            {
+                case TarEntryType.SymbolicLink or TarEntryType.HardLink:
+                    throw new DriveException(DriveErrorKind.Unsafe, $"The archive holds a link ('{entry.Name}'); it was not extracted.");
+                case TarEntryType.Directory:
+                    EnsureRealDirectory(target, Destination(target, entry.Name), verified);
+                    continue;
+                case TarEntryType.RegularFile or TarEntryType.V7RegularFile or TarEntryType.ContiguousFile:
+                    break;
+                default:
+                    continue; // pax/global headers, devices, fifos: nothing to write
+            }
+            var dest = Destination(target, entry.Name);
+            EnsureRealDirectory(target, Path.GetDirectoryName(dest)!, verified);
+            RefuseLink(dest);
+            if (entry.DataStream is { } data)
+            {
+                await using var output = new FileStream(dest, FileMode.Create, FileAccess.Write, FileShare.None, 1, FileOptions.None);
+                int n;
+                while ((n = await data.ReadAsync(buffer, cancellationToken).ConfigureAwait(false)) > 0)
+                {
+                    written += n;
+                    if (written > limits.MaxBytes)
+                    {
+                        throw new DriveException(DriveErrorKind.Unsafe, $"The archive expands to more than {limits.MaxBytes} bytes; extraction stopped.");
+                    }
+                    await output.WriteAsync(buffer.AsMemory(0, n), cancellationToken).ConfigureAwait(false);
+                }
+            }
+            else
+            {
+                await File.WriteAllBytesAsync(dest, [], cancellationToken).ConfigureAwait(false);
+            }
+            files++;
+            progress?.Report(written);
+        }
+        return new ExtractResult(target, files, written, false);
+    }
+
+    /// <summary>The path an entry name lands on, or an <see cref="DriveErrorKind.Unsafe"/> error when it would leave the target.</summary>
+    internal static string Destination(string target, string entryName)
+    {
+        var name = entryName.Replace('\\', '/');
+        if (name.Length == 0 || name.Contains('\0') || name.StartsWith('/') || (name.Length >= 2 && name[1] == ':') || name.Split('/').Any(p => p == ".."))
+        {
+            throw new DriveException(DriveErrorKind.Unsafe, $"The archive entry '{Printable(entryName)}' points outside the target folder; nothing was extracted from it.");
+        }
+        var full = Path.GetFullPath(Path.Combine(target, name));
+        if (full != target && !full.StartsWith(target + Path.DirectorySeparatorChar, StringComparison.Ordinal))
+        {
+            throw new DriveException(DriveErrorKind.Unsafe, $"The archive entry '{Printable(entryName)}' points outside the target folder.");
+        }
+        return full.TrimEnd(Path.DirectorySeparatorChar);
+    }
+
+    /// <summary>Creates the folder, refusing when any component under the target is a link (a planted link could lead out).</summary>
+    private static void EnsureRealDirectory(string target, string dir, HashSet<string>? verified = null)
+    {
+        if (verified is not null && verified.Contains(dir))
+        {
+            return;
+        }
+        var probe = target;
+        foreach (var part in Path.GetRelativePath(target, dir).Split(Path.DirectorySeparatorChar))
+        {
+            if (part is "." or "")
+            {
+                continue;
+            }
+            probe = Path.Combine(probe, part);
+            var info = new DirectoryInfo(probe);
+            if (info.LinkTarget is not null || (File.Exists(probe) && new FileInfo(probe).LinkTarget is not null))
+            {
+                throw new DriveException(DriveErrorKind.Unsafe, $"'{Path.GetRelativePath(target, probe)}' in the target is a link; extraction would leave the folder.");
+            }
+            if (!info.Exists)
+            {
+                Directory.CreateDirectory(probe);
+            }
+        }
+        verified?.Add(dir);
+    }
+
+    /// <summary>Writing through an existing link would change a file outside the target.</summary>
+    private static void RefuseLink(string dest)
+    {
+        if (new FileInfo(dest).LinkTarget is not null)
+        {
+            throw new DriveException(DriveErrorKind.Unsafe, $"'{Path.GetFileName(dest)}' in the target is a link; it was not overwritten.");
+        }
+    }
+
+    private static string Printable(string s) => new(s.Select(c => char.IsControl(c) ? '?' : c).ToArray());
+}
