@@ -29,7 +29,7 @@ test('the walkthrough has the five steps: runtime, GPU, GitHub, Drive, training'
     ['colab.connectLocalRuntime', 'colab.connectRemoteRuntime'],
     ['colab.checkGpu'],
     ['colab.openFromGitHub'],
-    ['colab.driveSignIn'],
+    ['colab.driveUseFolder'],
     ['colab.tryTrainingExample'],
   ]);
 });
