@@ -192,8 +192,37 @@ public sealed class RuntimeManager : IAsyncDisposable, IDisposable
         var runtime = Find(runtimeId);
         var kernel = await runtime.Client.StartKernelAsync(kernelName, path, cancellationToken).ConfigureAwait(false);
         runtime.StartedKernels[kernel.Id] = 0;
+        await TellKernelWhereItIsAsync(runtime, kernel, cancellationToken).ConfigureAwait(false);
         RaiseChanged();
         return Describe(runtime, kernel);
+    }
+
+    /// <summary>The code that tells a Python kernel on a remote runtime it was started by this product.</summary>
+    internal const string RemoteKernelMarker = "import os as _colab_os; _colab_os.environ.update(COLAB_VSCODE='1', COLAB_VSCODE_RUNTIME='remote'); del _colab_os";
+
+    /// <summary>
+    /// Kernels started by the product see <c>COLAB_VSCODE=1</c> and the runtime kind. A local
+    /// server has them in its environment; on a remote server a silent execute sets them in a
+    /// Python kernel (after each start and restart). Best effort: a failure is logged, never fatal.
+    /// </summary>
+    private async Task TellKernelWhereItIsAsync(Runtime runtime, JupyterKernel kernel, CancellationToken cancellationToken)
+    {
+        if (runtime.Server is not null || !kernel.Name.StartsWith("python", StringComparison.OrdinalIgnoreCase))
+        {
+            return;
+        }
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(TimeSpan.FromSeconds(30));
+        try
+        {
+            var connection = await OpenKernelAsync(runtime.Id, kernel.Id, timeout.Token).ConfigureAwait(false);
+            var execution = await connection.ExecuteAsync(RemoteKernelMarker, new ExecuteOptions { Silent = true, StoreHistory = false, StopOnError = false }, timeout.Token).ConfigureAwait(false);
+            await execution.Completion.WaitAsync(timeout.Token).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is JupyterException or OperationCanceledException or TimeoutException)
+        {
+            _logger.LogInformation("runtime {Id}: could not set COLAB_VSCODE in kernel {Kernel}: {Error}", runtime.Id, kernel.Id, e.Message);
+        }
     }
 
     /// <summary>
@@ -252,6 +281,7 @@ public sealed class RuntimeManager : IAsyncDisposable, IDisposable
         var kernel = runtime.Connections.TryGetValue(kernelId, out var connection) && connection.State != KernelConnectionState.Closed
             ? await connection.RestartAsync(cancellationToken).ConfigureAwait(false)
             : await runtime.Client.RestartKernelAsync(kernelId, cancellationToken).ConfigureAwait(false);
+        await TellKernelWhereItIsAsync(runtime, kernel, cancellationToken).ConfigureAwait(false);
         return Describe(runtime, kernel);
     }
 

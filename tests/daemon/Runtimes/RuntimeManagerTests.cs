@@ -100,6 +100,27 @@ public class RuntimeManagerTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Kernels_know_where_they_run_COLAB_VSCODE_and_the_runtime_kind_also_after_a_restart()
+    {
+        const string where = "import os; print(os.environ.get('COLAB_VSCODE'), os.environ.get('COLAB_VSCODE_RUNTIME'))";
+        var localKernel = await _manager.StartKernelAsync(_local.Id);
+        Assert.Equal("1 local\n", (await (await _manager.OpenKernelAsync(_local.Id, localKernel.Id)).RunAsync(where)).Stdout);
+
+        // The same server connected by URL is a remote runtime to this daemon: the kernel is told so.
+        var remote = await _manager.ConnectRemoteAsync(_local.Url, _manager.Client(_local.Id).Token);
+        var kernel = await _manager.StartKernelAsync(remote.Id);
+        var connection = await _manager.OpenKernelAsync(remote.Id, kernel.Id);
+        var first = await connection.RunAsync(where);
+        Assert.Equal("1 remote\n", first.Stdout);
+
+        await _manager.RestartKernelAsync(remote.Id, kernel.Id);
+        var again = await (await _manager.OpenKernelAsync(remote.Id, kernel.Id)).RunAsync(where + "; print(_colab_os if '_colab_os' in dir() else 'clean')");
+        Assert.Equal("1 remote\nclean\n", again.Stdout);
+        // The marker ran silently: it took no execution count from the user.
+        Assert.Equal(1, first.Reply.ExecutionCount);
+    }
+
+    [Fact]
     public async Task A_wrong_token_is_rejected_and_leaves_no_runtime_behind()
     {
         var token = _manager.Client(_local.Id).Token!;
