@@ -58,6 +58,8 @@ export function checkVsixEntries(entries, target) {
     /^extension\/dist\/extension\.js$/,
     /^extension\/media\/[\w./-]+\.(svg|png|md)$/,
     new RegExp(`^extension/daemon/${spec.dir}/${spec.exe.replace('.', '\\.')}$`),
+    // The training helper and example the daemon runs with Python (daemon/Training/python).
+    new RegExp(`^extension/daemon/${spec.dir}/Training/python/[\\w/]+\\.py$`),
   ];
   const forbidden = [
     [/\.map$/, 'a source map'],
@@ -73,7 +75,8 @@ export function checkVsixEntries(entries, target) {
     else if (!allowed.some((re) => re.test(entry))) problems.push(`${entry}: not an expected file`);
   }
   const daemon = `extension/daemon/${spec.dir}/${spec.exe}`;
-  for (const required of ['extension/package.json', 'extension/dist/extension.js', daemon]) {
+  const trainingHelper = `extension/daemon/${spec.dir}/Training/python/colab_resume.py`;
+  for (const required of ['extension/package.json', 'extension/dist/extension.js', daemon, trainingHelper]) {
     if (!entries.includes(required)) problems.push(`${required}: missing`);
   }
   return problems;
@@ -166,6 +169,13 @@ export async function packageTarget(target, { outDir, daemonDir, keepStage = fal
   // Only the single-file executable: the publish folder may also hold .pdb/.dbg files.
   fs.copyFileSync(exe, daemonTarget);
   fs.chmodSync(daemonTarget, 0o755);
+  // The Python files the training supervisor runs live next to the executable (AppContext.BaseDirectory).
+  const python = path.join(daemonSource, 'Training', 'python');
+  if (!fs.existsSync(path.join(python, 'colab_resume.py'))) throw new Error(`no training helper at ${python}`);
+  fs.cpSync(python, path.join(path.dirname(daemonTarget), 'Training', 'python'), {
+    recursive: true,
+    filter: (f) => fs.statSync(f).isDirectory() || f.endsWith('.py'),
+  });
 
   const vsix = path.join(outDir, `${manifest.name}-${target}-${manifest.version}.vsix`);
   fs.rmSync(vsix, { force: true });

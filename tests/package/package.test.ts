@@ -16,6 +16,7 @@ import { locateDaemon } from '../../colab-vscode/src/daemon/locate';
 import { BuiltVsix, extractZipEntry, packageModule, packagedVsix, repoRoot, target } from './vsix';
 
 const daemonEntry = `extension/daemon/${target}/colab`;
+const trainingHelperEntry = `extension/daemon/${target}/Training/python/colab_resume.py`;
 
 describe('the VSIX (npm run package)', { timeout: 15 * 60_000 }, () => {
   let built: Promise<BuiltVsix> | undefined;
@@ -28,6 +29,8 @@ describe('the VSIX (npm run package)', { timeout: 15 * 60_000 }, () => {
     assert.ok(v.bytes <= pkg.sizeBudgetBytes, `${v.bytes} bytes is over the budget of ${pkg.sizeBudgetBytes}`);
     assert.deepEqual(pkg.checkVsixEntries(v.entries, target), []);
     assert.ok(v.entries.includes(daemonEntry), `no ${daemonEntry} in ${JSON.stringify(v.entries)}`);
+    // The training supervisor runs these with Python, from next to the daemon.
+    assert.ok(v.entries.includes(trainingHelperEntry), `no ${trainingHelperEntry} in ${JSON.stringify(v.entries)}`);
     assert.ok(!v.entries.some((e) => e.endsWith('.map')), 'a source map is in the VSIX');
     assert.ok(!v.entries.some((e) => /\/(src|tests?|node_modules)\//.test(e)), `sources, tests or node_modules in ${JSON.stringify(v.entries)}`);
     const vsixManifest = extractZipEntry(v.vsix, 'extension.vsixmanifest').toString('utf8');
@@ -69,7 +72,8 @@ describe('the VSIX (npm run package)', { timeout: 15 * 60_000 }, () => {
   it('the package check refuses source maps, sources, keys, node_modules, another platform\'s daemon and a missing daemon', async () => {
     const pkg = await packageModule();
     const good = ['[Content_Types].xml', 'extension.vsixmanifest', 'extension/package.json', 'extension/readme.md',
-      'extension/dist/extension.js', 'extension/media/colab.svg', daemonEntry];
+      'extension/dist/extension.js', 'extension/media/colab.svg', daemonEntry, trainingHelperEntry,
+      'extension/daemon/linux-x64/Training/python/examples/train_digits.py'];
     assert.deepEqual(pkg.checkVsixEntries(good, target), []);
     const hostile: [string, RegExp][] = [
       ['extension/dist/extension.js.map', /source map/],
@@ -81,6 +85,8 @@ describe('the VSIX (npm run package)', { timeout: 15 * 60_000 }, () => {
       ['extension/daemon/linux-x64/colab.pdb', /debug-symbol/],
       ['extension/daemon/win32-x64/colab.exe', /not an expected file/],
       ['extension/../../etc/passwd', /not an expected file/],
+      ['extension/daemon/linux-x64/Training/python/../../../../x.py', /not an expected file/],
+      ['extension/daemon/linux-x64/Training/python/run.sh', /not an expected file/],
     ];
     for (const [entry, why] of hostile) {
       const problems = pkg.checkVsixEntries([...good, entry], target);
@@ -88,6 +94,7 @@ describe('the VSIX (npm run package)', { timeout: 15 * 60_000 }, () => {
       assert.match(problems[0], why, entry);
     }
     assert.match(pkg.checkVsixEntries(good.filter((e) => e !== daemonEntry), target).join('\n'), /daemon\/linux-x64\/colab: missing/);
+    assert.match(pkg.checkVsixEntries(good.filter((e) => e !== trainingHelperEntry), target).join('\n'), /colab_resume\.py: missing/);
     assert.throws(() => pkg.checkVsixEntries(good, 'solaris-sparc'), /unknown target/);
   });
 
