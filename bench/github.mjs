@@ -7,7 +7,7 @@
 //          the time until the whole answer frame has arrived (daemon + pipe) and the parse.
 //   peer:  curl fetching the same raw file (process start included, as a user would run it),
 //          and curl's own time_total (transfer only) for a stricter comparison.
-// Run: node scripts/build.mjs && node bench/github.mjs [--runs 21] [--warmup 5]
+// Run: node scripts/build.mjs && node bench/github.mjs [--runs 21] [--warmup 5] [--dll path/to/colab.dll]
 import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
@@ -20,7 +20,8 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const arg = (name, fallback) => (process.argv.includes(name) ? Number(process.argv[process.argv.indexOf(name) + 1]) : fallback);
 const runs = Math.max(15, arg('--runs', 21));
 const warmups = arg('--warmup', 5);
-const dll = path.join(root, 'daemon', 'bin', 'Release', 'net10.0', 'colab.dll');
+// --dll <path>: another build of the daemon (e.g. the previous commit's, for a before/after in one sitting).
+const dll = process.argv.includes('--dll') ? path.resolve(process.argv[process.argv.indexOf('--dll') + 1]) : path.join(root, 'daemon', 'bin', 'Release', 'net10.0', 'colab.dll');
 if (!fs.existsSync(dll)) {
   console.error(`The daemon is not built (${dll}); run: node scripts/build.mjs`);
   process.exit(1);
@@ -65,6 +66,7 @@ const waiting = new Map();
 let chunks = [];
 let have = 0;
 let need = -1;
+let firstByte = 0n; // when the current frame's header arrived
 daemon.stdout.on('data', (chunk) => {
   chunks.push(chunk);
   have += chunk.length;
@@ -75,6 +77,7 @@ daemon.stdout.on('data', (chunk) => {
       const end = head.indexOf('\r\n\r\n');
       if (end < 0) return;
       need = end + 4 + Number(/Content-Length: (\d+)/i.exec(head.toString('ascii', 0, end))[1]);
+      firstByte = process.hrtime.bigint();
     }
     if (have < need) return; // keep the chunks; join once the body is complete
     const buf = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, have);
@@ -82,6 +85,7 @@ daemon.stdout.on('data', (chunk) => {
     const received = process.hrtime.bigint();
     const message = JSON.parse(buf.toString('utf8', headerEnd, need));
     message.received = received;
+    message.firstByte = firstByte;
     const rest = buf.subarray(need);
     chunks = rest.length ? [rest] : [];
     have = rest.length;
@@ -117,7 +121,7 @@ const open = async () => {
   const nb = typeof notebook === 'string' ? JSON.parse(notebook) : notebook;
   const t = ms(t0);
   if (nb.cells.length !== cells.length) throw new Error('wrong notebook');
-  return { t, received: Number(answer.received - t0) / 1e6 };
+  return { t, received: Number(answer.received - t0) / 1e6, firstByte: Number(answer.firstByte - t0) / 1e6 };
 };
 // Asynchronous: the stand-in runs in this process, so a synchronous spawn would starve it.
 const curl = () => new Promise((resolve, reject) => {
@@ -133,12 +137,14 @@ const loadBefore = load();
 for (let i = 0; i < warmups; i++) { await open(); await curl(); } // warm-up: JIT, connection pool
 const ours = [];
 const oursReceived = [];
+const oursFirstByte = [];
 const peerWall = [];
 const peerTransfer = [];
 for (let i = 0; i < runs; i++) {
   const r = await open();
   ours.push(r.t);
   oursReceived.push(r.received);
+  oursFirstByte.push(r.firstByte);
   const c = await curl();
   peerWall.push(c.wall);
   peerTransfer.push(c.transfer);
@@ -146,10 +152,10 @@ for (let i = 0; i < runs; i++) {
 await client.close();
 server.close();
 
-const o = median(ours), w = median(peerWall), t = median(peerTransfer), rcv = median(oursReceived);
+const o = median(ours), w = median(peerWall), t = median(peerTransfer), rcv = median(oursReceived), first = median(oursFirstByte);
 const m = machine();
 const host = `${m.cpuModel}, ${m.nproc} CPUs, load (1 min) before ${loadBefore}, after ${load()}`;
 console.log(`GitHub open, ${(body.length / 1024 / 1024).toFixed(1)} MB notebook (${cells.length} cells), ${runs} runs after ${warmups} warm-ups, medians — ${host}`);
-console.log(`  colab/github/open + JSON.parse (ours)   ${o.toFixed(1)} ms   (answer frame complete at ${rcv.toFixed(1)} ms)`);
+console.log(`  colab/github/open + JSON.parse (ours)   ${o.toFixed(1)} ms   (answer's first byte at ${first.toFixed(1)} ms, complete at ${rcv.toFixed(1)} ms)`);
 console.log(`  curl, process wall time (peer)          ${w.toFixed(1)} ms   ratio ${(o / w).toFixed(2)}x (target <= 1.5x)`);
 console.log(`  curl, its own time_total (transfer)     ${t.toFixed(1)} ms   ratio ${(o / t).toFixed(2)}x`);
