@@ -1,11 +1,13 @@
 // GitHub notebook open: time from request to notebook JSON ready for a 5 MB notebook
 // served by a local GitHub stand-in (the Enterprise API layout on loopback).
 //   ours:  colab/github/open over JSON-RPC to the built daemon (link parsing, ref lookup,
-//          contents API fetch, nbformat check) and the client's JSON.parse of the answer and
-//          of the notebook text it carries — what the extension has before it builds cells.
+//          contents API fetch, nbformat check) and the client's JSON.parse of the answer, which
+//          carries the notebook as embedded JSON (an older daemon sent it as a string: then the
+//          string is parsed too) — what the extension has before it builds cells. Also split:
+//          the time until the whole answer frame has arrived (daemon + pipe) and the parse.
 //   peer:  curl fetching the same raw file (process start included, as a user would run it),
 //          and curl's own time_total (transfer only) for a stricter comparison.
-// Run: node scripts/build.mjs && node bench/github.mjs [--runs 15]
+// Run: node scripts/build.mjs && node bench/github.mjs [--runs 21] [--warmup 5] [--dll path/to/colab.dll]
 import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
@@ -15,8 +17,11 @@ import { spawn } from 'node:child_process';
 import { load, machine } from './lib/machine.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const runs = Number(process.argv[process.argv.indexOf('--runs') + 1]) || 15;
-const dll = path.join(root, 'daemon', 'bin', 'Release', 'net10.0', 'colab.dll');
+const arg = (name, fallback) => (process.argv.includes(name) ? Number(process.argv[process.argv.indexOf(name) + 1]) : fallback);
+const runs = Math.max(15, arg('--runs', 21));
+const warmups = arg('--warmup', 5);
+// --dll <path>: another build of the daemon (e.g. the previous commit's, for a before/after in one sitting).
+const dll = process.argv.includes('--dll') ? path.resolve(process.argv[process.argv.indexOf('--dll') + 1]) : path.join(root, 'daemon', 'bin', 'Release', 'net10.0', 'colab.dll');
 if (!fs.existsSync(dll)) {
   console.error(`The daemon is not built (${dll}); run: node scripts/build.mjs`);
   process.exit(1);
@@ -61,6 +66,7 @@ const waiting = new Map();
 let chunks = [];
 let have = 0;
 let need = -1;
+let firstByte = 0n; // when the current frame's header arrived
 daemon.stdout.on('data', (chunk) => {
   chunks.push(chunk);
   have += chunk.length;
@@ -71,11 +77,15 @@ daemon.stdout.on('data', (chunk) => {
       const end = head.indexOf('\r\n\r\n');
       if (end < 0) return;
       need = end + 4 + Number(/Content-Length: (\d+)/i.exec(head.toString('ascii', 0, end))[1]);
+      firstByte = process.hrtime.bigint();
     }
     if (have < need) return; // keep the chunks; join once the body is complete
     const buf = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, have);
     const headerEnd = buf.indexOf('\r\n\r\n') + 4;
+    const received = process.hrtime.bigint();
     const message = JSON.parse(buf.toString('utf8', headerEnd, need));
+    message.received = received;
+    message.firstByte = firstByte;
     const rest = buf.subarray(need);
     chunks = rest.length ? [rest] : [];
     have = rest.length;
@@ -107,10 +117,11 @@ const open = async () => {
   const t0 = process.hrtime.bigint();
   const answer = await client.request(id++, 'colab/github/open', { url: 'https://colab.research.google.com/github/org/repo/blob/main/big.ipynb', baseUrl: base });
   if (!answer.result) throw new Error(`open failed: ${JSON.stringify(answer.error)}`);
-  const nb = JSON.parse(answer.result.notebook);
+  const notebook = answer.result.notebook;
+  const nb = typeof notebook === 'string' ? JSON.parse(notebook) : notebook;
   const t = ms(t0);
   if (nb.cells.length !== cells.length) throw new Error('wrong notebook');
-  return t;
+  return { t, received: Number(answer.received - t0) / 1e6, firstByte: Number(answer.firstByte - t0) / 1e6 };
 };
 // Asynchronous: the stand-in runs in this process, so a synchronous spawn would starve it.
 const curl = () => new Promise((resolve, reject) => {
@@ -122,12 +133,18 @@ const curl = () => new Promise((resolve, reject) => {
   });
 });
 
-for (let i = 0; i < 3; i++) { await open(); await curl(); } // warm-up: JIT, connection pool
+const loadBefore = load();
+for (let i = 0; i < warmups; i++) { await open(); await curl(); } // warm-up: JIT, connection pool
 const ours = [];
+const oursReceived = [];
+const oursFirstByte = [];
 const peerWall = [];
 const peerTransfer = [];
 for (let i = 0; i < runs; i++) {
-  ours.push(await open());
+  const r = await open();
+  ours.push(r.t);
+  oursReceived.push(r.received);
+  oursFirstByte.push(r.firstByte);
   const c = await curl();
   peerWall.push(c.wall);
   peerTransfer.push(c.transfer);
@@ -135,10 +152,10 @@ for (let i = 0; i < runs; i++) {
 await client.close();
 server.close();
 
-const o = median(ours), w = median(peerWall), t = median(peerTransfer);
+const o = median(ours), w = median(peerWall), t = median(peerTransfer), rcv = median(oursReceived), first = median(oursFirstByte);
 const m = machine();
-const host = `${m.cpuModel}, ${m.nproc} CPUs, load ${load()}`;
-console.log(`GitHub open, ${(body.length / 1024 / 1024).toFixed(1)} MB notebook (${cells.length} cells), ${runs} runs, medians — ${host}`);
-console.log(`  colab/github/open + JSON.parse (ours)   ${o.toFixed(1)} ms`);
+const host = `${m.cpuModel}, ${m.nproc} CPUs, load (1 min) before ${loadBefore}, after ${load()}`;
+console.log(`GitHub open, ${(body.length / 1024 / 1024).toFixed(1)} MB notebook (${cells.length} cells), ${runs} runs after ${warmups} warm-ups, medians — ${host}`);
+console.log(`  colab/github/open + JSON.parse (ours)   ${o.toFixed(1)} ms   (answer's first byte at ${first.toFixed(1)} ms, complete at ${rcv.toFixed(1)} ms)`);
 console.log(`  curl, process wall time (peer)          ${w.toFixed(1)} ms   ratio ${(o / w).toFixed(2)}x (target <= 1.5x)`);
 console.log(`  curl, its own time_total (transfer)     ${t.toFixed(1)} ms   ratio ${(o / t).toFixed(2)}x`);

@@ -716,9 +716,9 @@ export interface GitHubOpenParams {
   maxBytes?: number;
 }
 
-/** colab/github/open result: nbformat 4 JSON text and the name for the untitled copy. */
+/** colab/github/open result: the nbformat 4 notebook (a JSON object embedded in the answer, not text) and the name for the untitled copy. */
 export interface GitHubOpenResult {
-  notebook: string;
+  notebook: Record<string, unknown>;
   suggestedName: string;
   source: GitHubTarget;
   webUrl: string;

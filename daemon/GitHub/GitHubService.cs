@@ -7,7 +7,12 @@ namespace Colab.Daemon.GitHub;
 /// <summary>How a request reaches GitHub: the token (from the client's SecretStorage or GitHub sign-in; never logged) and the Enterprise base URL.</summary>
 public sealed record GitHubAccess(string? Token = null, string? BaseUrl = null, long? MaxBytes = null);
 
-public sealed record GitHubNotebook(string Notebook, string SuggestedName, GitHubTarget Source, string WebUrl, long Bytes, string? Note = null);
+/// <summary>An opened notebook: <see cref="Utf8"/> is the checked nbformat 4 JSON, forwarded to the client as it is.</summary>
+public sealed record GitHubNotebook(ReadOnlyMemory<byte> Utf8, string SuggestedName, GitHubTarget Source, string WebUrl, long Bytes, string? Note = null)
+{
+    /// <summary>The notebook as text (for the CLI and tests).</summary>
+    public string Notebook => System.Text.Encoding.UTF8.GetString(Utf8.Span);
+}
 
 public sealed record GitHubNotebookEntry(string Path, long? Size);
 
@@ -146,7 +151,7 @@ public sealed class GitHubService(IConfiguration configuration, ILogger<GitHubSe
         var webRef = target.Ref ?? "HEAD";
         var web = $"{client.Hosts.WebBase}/{owner}/{repo}/blob/{GitHubClient.EscapePath(webRef)}/{GitHubClient.EscapePath(path)}";
         logger.LogInformation("github: opened {Owner}/{Repo}@{Ref}:{Path} ({Bytes} bytes)", owner, repo, webRef, path, bytes.Length);
-        return new GitHubNotebook(check.Json, name, target, web, bytes.Length, check.Note);
+        return new GitHubNotebook(check.Utf8, name, target, web, bytes.Length, check.Note);
     }
 
     private async Task<GitHubNotebook> OpenGistAsync(GitHubTarget target, GitHubClient client, long maxBytes, CancellationToken cancellationToken)
@@ -184,7 +189,7 @@ public sealed class GitHubService(IConfiguration configuration, ILogger<GitHubSe
         var bytes = System.Text.Encoding.UTF8.GetBytes(content.GetString()!);
         var check = NotebookCheck.Check(bytes, chosen.Name);
         var web = client.Hosts.IsPublic ? $"https://gist.github.com/{id}" : $"{client.Hosts.WebBase}/gist/{id}";
-        return new GitHubNotebook(check.Json, chosen.Name, target with { GistFile = chosen.Name }, web, bytes.Length, check.Note);
+        return new GitHubNotebook(check.Utf8, chosen.Name, target with { GistFile = chosen.Name }, web, bytes.Length, check.Note);
     }
 
     /// <summary>GitHub's gist anchor: "file-" + the name lower-cased with non-alphanumerics as '-'.</summary>

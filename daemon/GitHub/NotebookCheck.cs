@@ -12,7 +12,8 @@ namespace Colab.Daemon.GitHub;
 /// </summary>
 public static class NotebookCheck
 {
-    public sealed record Checked(string Json, string? Note);
+    /// <summary>The notebook as UTF-8 JSON (for v4, a slice of the fetched bytes, not a copy) and a note for the user.</summary>
+    public sealed record Checked(ReadOnlyMemory<byte> Utf8, string? Note);
 
     public static Checked Check(ReadOnlyMemory<byte> memory, string name)
     {
@@ -20,8 +21,7 @@ public static class NotebookCheck
         {
             memory = memory[3..];
         }
-        var bytes = memory.Span;
-        var head = Encoding.UTF8.GetString(bytes[..Math.Min(bytes.Length, 512)]).TrimStart();
+        var head = Encoding.UTF8.GetString(memory.Span[..Math.Min(memory.Length, 512)]).TrimStart();
         if (head.StartsWith("version https://git-lfs.github.com/spec/", StringComparison.Ordinal))
         {
             throw Bad($"{name} is a Git LFS pointer, not the notebook: the repository stores it with Git LFS, which this does not download. Clone the repository with git-lfs installed instead.");
@@ -31,73 +31,176 @@ public static class NotebookCheck
         {
             throw Bad($"{name} came back as an HTML page, not notebook JSON (a login or error page, or a link to a web page rather than a file).");
         }
-        if (bytes.IsEmpty || head.Length == 0)
+        if (memory.IsEmpty || head.Length == 0)
         {
             throw Bad($"{name} is empty.");
         }
-        JsonDocument doc;
+        // The bytes are forwarded to the client as they are, so they must be UTF-8; text with broken
+        // sequences is decoded with replacement characters (as a text editor would) and re-encoded.
+        if (!System.Text.Unicode.Utf8.IsValid(memory.Span))
+        {
+            memory = Encoding.UTF8.GetBytes(Encoding.UTF8.GetString(memory.Span));
+        }
+        var scan = Scan(memory.Span, name);
+        if (!scan.IsObject || scan.Nbformat is not int major)
+        {
+            throw Bad($"{name} is JSON but not a Jupyter notebook (no \"nbformat\" number).");
+        }
+        switch (major)
+        {
+            case 4:
+                if (scan.V4Problem is { } problem)
+                {
+                    throw Bad($"{name} is not a valid nbformat 4 notebook: {problem}");
+                }
+                return new Checked(memory, null);
+            case 3:
+                using (var doc = JsonDocument.Parse(memory, new JsonDocumentOptions { MaxDepth = MaxDepth }))
+                {
+                    return new Checked(Encoding.UTF8.GetBytes(UpgradeV3(doc.RootElement, name)), $"{name} was nbformat 3; it was upgraded to nbformat 4 for the editor.");
+                }
+            case < 3:
+                throw Bad($"{name} is nbformat {major}, too old to upgrade safely (only nbformat 3 and 4 are read); convert it with `jupyter nbconvert --to notebook` first.");
+            default:
+                throw Bad($"{name} is nbformat {major}, newer than the nbformat 4 this reads.");
+        }
+    }
+
+    private const int MaxDepth = 256;
+
+    private readonly record struct Scanned(bool IsObject, int? Nbformat, string? V4Problem);
+
+    /// <summary>
+    /// One <see cref="Utf8JsonReader"/> pass over the whole text: checks it is valid JSON (no
+    /// document is built) and collects the nbformat number and the first nbformat 4 problem of
+    /// the top-level "cells" and "metadata" (the last of a repeated key counts, as in
+    /// <see cref="JsonDocument"/>). The problem is only reported for a v4 notebook.
+    /// </summary>
+    private static Scanned Scan(ReadOnlySpan<byte> json, string name)
+    {
+        var reader = new Utf8JsonReader(json, new JsonReaderOptions { MaxDepth = MaxDepth });
         try
         {
-            doc = JsonDocument.Parse(memory, new JsonDocumentOptions { MaxDepth = 256 });
+            // With the whole text at hand the reader itself rejects anything after the root value.
+            reader.Read();
+            if (reader.TokenType != JsonTokenType.StartObject)
+            {
+                reader.Skip();
+                reader.Read();
+                return new Scanned(false, null, null);
+            }
+            const string CellsMissing = "\"cells\" is missing or not a list.";
+            int? nbformat = null;
+            string? cellsProblem = CellsMissing;
+            string? metadataProblem = null;
+            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+            {
+                if (reader.ValueTextEquals("nbformat"u8))
+                {
+                    reader.Read();
+                    nbformat = reader.TokenType == JsonTokenType.Number && reader.TryGetInt32(out var n) ? n : null;
+                    reader.Skip();
+                }
+                else if (reader.ValueTextEquals("metadata"u8))
+                {
+                    reader.Read();
+                    metadataProblem = reader.TokenType == JsonTokenType.StartObject ? null : "\"metadata\" is not an object.";
+                    reader.Skip();
+                }
+                else if (reader.ValueTextEquals("cells"u8))
+                {
+                    reader.Read();
+                    cellsProblem = reader.TokenType == JsonTokenType.StartArray ? ScanCells(ref reader) : CellsMissing;
+                    if (reader.TokenType != JsonTokenType.EndArray)
+                    {
+                        reader.Skip();
+                    }
+                }
+                else
+                {
+                    reader.Read();
+                    reader.Skip();
+                }
+            }
+            reader.Read();
+            // The order of the checks that built a JsonDocument: cells missing, metadata, then the cells.
+            return new Scanned(true, nbformat, cellsProblem == CellsMissing ? cellsProblem : metadataProblem ?? cellsProblem);
         }
         catch (JsonException e)
         {
             throw Bad($"{name} is not valid JSON (line {(e.LineNumber ?? 0) + 1}, byte {(e.BytePositionInLine ?? 0) + 1}); it may be truncated or not a notebook.");
         }
-        using (doc)
-        {
-            var root = doc.RootElement;
-            if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty("nbformat", out var nbf) || nbf.ValueKind != JsonValueKind.Number || !nbf.TryGetInt32(out var major))
-            {
-                throw Bad($"{name} is JSON but not a Jupyter notebook (no \"nbformat\" number).");
-            }
-            switch (major)
-            {
-                case 4:
-                    ValidateV4(root, name);
-                    return new Checked(Encoding.UTF8.GetString(bytes), null);
-                case 3:
-                    return new Checked(UpgradeV3(root, name), $"{name} was nbformat 3; it was upgraded to nbformat 4 for the editor.");
-                case < 3:
-                    throw Bad($"{name} is nbformat {major}, too old to upgrade safely (only nbformat 3 and 4 are read); convert it with `jupyter nbconvert --to notebook` first.");
-                default:
-                    throw Bad($"{name} is nbformat {major}, newer than the nbformat 4 this reads.");
-            }
-        }
     }
 
-    private static void ValidateV4(JsonElement root, string name)
+    /// <summary>Reads the cells array (the reader is on its StartArray) to its EndArray; the first problem, or null.</summary>
+    private static string? ScanCells(ref Utf8JsonReader reader)
     {
-        if (!root.TryGetProperty("cells", out var cells) || cells.ValueKind != JsonValueKind.Array)
-        {
-            throw Bad($"{name} is not a valid nbformat 4 notebook: \"cells\" is missing or not a list.");
-        }
-        if (root.TryGetProperty("metadata", out var md) && md.ValueKind != JsonValueKind.Object)
-        {
-            throw Bad($"{name} is not a valid nbformat 4 notebook: \"metadata\" is not an object.");
-        }
+        string? problem = null;
         var i = 0;
-        foreach (var cell in cells.EnumerateArray())
+        while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
         {
-            if (cell.ValueKind != JsonValueKind.Object || !cell.TryGetProperty("cell_type", out var type) || type.ValueKind != JsonValueKind.String)
+            if (reader.TokenType != JsonTokenType.StartObject)
             {
-                throw Bad($"{name} is not a valid nbformat 4 notebook: cell {i} has no cell_type.");
+                problem ??= $"cell {i} has no cell_type.";
+                reader.Skip();
+                i++;
+                continue;
             }
-            var t = type.GetString();
-            if (t is not ("code" or "markdown" or "raw"))
+            string? type = null;
+            var typeIsString = false;
+            JsonTokenType? source = null;
+            JsonTokenType? outputs = null;
+            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
             {
-                throw Bad($"{name} is not a valid nbformat 4 notebook: cell {i} has cell_type \"{t}\".");
+                if (reader.ValueTextEquals("cell_type"u8))
+                {
+                    reader.Read();
+                    typeIsString = reader.TokenType == JsonTokenType.String;
+                    type = !typeIsString ? null
+                        : reader.ValueTextEquals("code"u8) ? "code" : reader.ValueTextEquals("markdown"u8) ? "markdown" : reader.ValueTextEquals("raw"u8) ? "raw"
+                        : problem is null ? reader.GetString() : "?";
+                    reader.Skip();
+                }
+                else if (reader.ValueTextEquals("source"u8))
+                {
+                    reader.Read();
+                    source = reader.TokenType;
+                    reader.Skip();
+                }
+                else if (reader.ValueTextEquals("outputs"u8))
+                {
+                    reader.Read();
+                    outputs = reader.TokenType;
+                    reader.Skip();
+                }
+                else
+                {
+                    reader.Read();
+                    reader.Skip();
+                }
             }
-            if (!cell.TryGetProperty("source", out var source) || (source.ValueKind != JsonValueKind.String && source.ValueKind != JsonValueKind.Array))
+            if (problem is null)
             {
-                throw Bad($"{name} is not a valid nbformat 4 notebook: cell {i} has no source.");
-            }
-            if (t == "code" && cell.TryGetProperty("outputs", out var outputs) && outputs.ValueKind != JsonValueKind.Array)
-            {
-                throw Bad($"{name} is not a valid nbformat 4 notebook: the outputs of cell {i} are not a list.");
+                if (!typeIsString)
+                {
+                    problem = $"cell {i} has no cell_type.";
+                }
+                else if (type is not ("code" or "markdown" or "raw"))
+                {
+                    problem = $"cell {i} has cell_type \"{type}\".";
+                }
+                else if (source is not (JsonTokenType.String or JsonTokenType.StartArray))
+                {
+                    problem = $"cell {i} has no source.";
+                }
+                else if (type == "code" && outputs is { } o && o != JsonTokenType.StartArray)
+                {
+                    problem = $"the outputs of cell {i} are not a list.";
+                }
             }
             i++;
         }
+        return problem;
     }
 
     private static readonly Dictionary<string, string> s_v3Mime = new()

@@ -25,7 +25,7 @@ internal sealed class GitHubMethods(GitHubService github) : IMethodGroup
                 { Target: { } target } => await github.OpenAsync(target, Access(p), ctx.CancellationToken).ConfigureAwait(false),
                 _ => throw new JsonRpcException(ErrorCodes.InvalidParams, "Invalid params: give url or target."),
             };
-            return new GitHubOpenResult(nb.Notebook, nb.SuggestedName, nb.Source, nb.WebUrl, nb.Bytes, nb.Note);
+            return new GitHubOpenResult(new RawJson(nb.Utf8), nb.SuggestedName, nb.Source, nb.WebUrl, nb.Bytes, nb.Note);
         }));
 
         connection.OnRequest(Methods.GitHubList, json.GitHubListParams, json.GitHubListResult, (p, ctx) => Guard(async () =>

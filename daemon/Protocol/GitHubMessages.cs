@@ -11,8 +11,32 @@ namespace Colab.Daemon.Protocol;
 /// </summary>
 public sealed record GitHubOpenParams(string? Url = null, GitHubTarget? Target = null, string? Token = null, string? BaseUrl = null, long? MaxBytes = null);
 
-/// <summary><c>colab/github/open</c> result: the nbformat 4 JSON text and the name to give the untitled copy.</summary>
-public sealed record GitHubOpenResult(string Notebook, string SuggestedName, GitHubTarget Source, string WebUrl, long Bytes, string? Note = null);
+/// <summary>
+/// <c>colab/github/open</c> result: the nbformat 4 notebook, embedded in the answer as a JSON
+/// object (not a string: no escaping of 5 MB of text and one parse on the client), and the name
+/// to give the untitled copy.
+/// </summary>
+public sealed record GitHubOpenResult(RawJson Notebook, string SuggestedName, GitHubTarget Source, string WebUrl, long Bytes, string? Note = null);
+
+/// <summary>
+/// A JSON value kept as its UTF-8 text and written as it is. Only for text already checked to be
+/// one valid JSON value (<see cref="NotebookCheck"/> reads every byte of it with a
+/// <see cref="Utf8JsonReader"/>), so the answer frame stays valid JSON.
+/// </summary>
+[JsonConverter(typeof(RawJsonConverter))]
+public readonly record struct RawJson(ReadOnlyMemory<byte> Utf8);
+
+public sealed class RawJsonConverter : JsonConverter<RawJson>
+{
+    public override RawJson Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options)
+    {
+        using var doc = JsonDocument.ParseValue(ref reader);
+        return new RawJson(JsonSerializer.SerializeToUtf8Bytes(doc.RootElement, GitHubProtocolJson.Default.JsonElement));
+    }
+
+    public override void Write(Utf8JsonWriter writer, RawJson value, JsonSerializerOptions options)
+        => writer.WriteRawValue(value.Utf8.Span, skipInputValidation: true);
+}
 
 /// <summary><c>colab/github/list</c>: <c>repo</c> is owner/repo[@ref] or any repository link; <c>ref</c> overrides.</summary>
 public sealed record GitHubListParams(string Repo, string? Ref = null, string? Token = null, string? BaseUrl = null);

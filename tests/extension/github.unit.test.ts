@@ -38,7 +38,7 @@ const notebookJson = JSON.stringify({
 });
 
 const opened: GitHubOpenResult = {
-  notebook: notebookJson,
+  notebook: JSON.parse(notebookJson) as Record<string, unknown>,
   suggestedName: 'nb.ipynb',
   source: { kind: 'file', owner: 'org', repo: 'repo', ref: 'main', path: 'nb.ipynb' },
   webUrl: 'https://github.com/org/repo/blob/main/nb.ipynb',
@@ -142,7 +142,7 @@ function fake(answers: { input?: (string | undefined)[]; picks?: ((items: { labe
 const rpcError = (code: number, message: string) => Object.assign(new Error(message), { code });
 
 test('plainNotebook maps cells, sources, languages, execution counts and outputs', () => {
-  const nb = plainNotebook(notebookJson);
+  const nb = plainNotebook(JSON.parse(notebookJson));
   assert.equal(nb.cells.length, 2);
   assert.deepEqual([nb.cells[0].kind, nb.cells[0].source, nb.cells[0].language], ['markup', '# Title\ntext', 'markdown']);
   const code = nb.cells[1];
@@ -151,7 +151,11 @@ test('plainNotebook maps cells, sources, languages, execution counts and outputs
   assert.deepEqual(code.outputs[1].items.map((i) => i.kind), ['text', 'bytes']);
   assert.deepEqual(code.outputs[2].items, [{ kind: 'error', name: 'E', message: 'bad', stack: 'tb1\ntb2' }]);
   assert.deepEqual(nb.metadata.nbformat, 4);
-  assert.throws(() => plainNotebook('{"nope": 1}'), /not an nbformat 4 notebook/);
+  assert.throws(() => plainNotebook({ nope: 1 }), /not an nbformat 4 notebook/);
+  // The answer embeds the notebook as an object; text (the old wire form), null or a list is refused.
+  for (const bad of ['{"cells": []}', null, [], 5]) {
+    assert.throws(() => plainNotebook(bad), /not an nbformat 4 notebook/);
+  }
 });
 
 test('a pasted badge link is resolved, opened as an untitled notebook, and Save a Copy runs Save As', async () => {

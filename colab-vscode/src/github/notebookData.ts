@@ -1,4 +1,4 @@
-// nbformat 4 JSON (already checked by the daemon) → plain cell descriptions that
+// An nbformat 4 notebook (already checked by the daemon, embedded as JSON in its answer) → plain cell descriptions that
 // commands.ts turns into vscode.NotebookData for an untitled notebook. No `vscode` here,
 // so the unit tests check the mapping directly. Outputs reuse the kernel-output mapping.
 
@@ -22,8 +22,8 @@ const text = (v: unknown): string => (typeof v === 'string' ? v : Array.isArray(
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
-export function plainNotebook(json: string): PlainNotebook {
-  const nb = JSON.parse(json) as unknown;
+/** `nb` is the notebook object embedded in the colab/github/open answer (parsed with the frame). */
+export function plainNotebook(nb: unknown): PlainNotebook {
   if (!isObject(nb) || !Array.isArray(nb.cells)) {
     throw new Error('The daemon answered something that is not an nbformat 4 notebook.');
   }

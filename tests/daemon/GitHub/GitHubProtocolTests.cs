@@ -41,7 +41,9 @@ public sealed class GitHubProtocolTests : IAsyncLifetime
     {
         var open = await D.RequestAsync(Methods.GitHubOpen, """{"url":"https://colab.research.google.com/github/org/repo/blob/main/nb.ipynb"}""");
         var result = open.GetProperty("result");
-        Assert.Equal(GitHubStandIn.Notebook("'over rpc'"), result.GetProperty("notebook").GetString());
+        // The notebook is embedded as JSON, byte for byte as GitHub served it.
+        Assert.Equal(JsonValueKind.Object, result.GetProperty("notebook").ValueKind);
+        Assert.Equal(GitHubStandIn.Notebook("'over rpc'"), result.GetProperty("notebook").GetRawText());
         Assert.Equal("nb.ipynb", result.GetProperty("suggestedName").GetString());
 
         var resolve = (await D.RequestAsync(Methods.GitHubResolve, """{"url":"org/repo/nb.ipynb@main"}""")).GetProperty("result");
@@ -50,6 +52,18 @@ public sealed class GitHubProtocolTests : IAsyncLifetime
 
         var list = (await D.RequestAsync(Methods.GitHubList, """{"repo":"org/repo"}""")).GetProperty("result");
         Assert.Equal(["lfs.ipynb", "nb.ipynb"], list.GetProperty("notebooks").EnumerateArray().Select(n => n.GetProperty("path").GetString()));
+    }
+
+    [Fact]
+    public async Task Open_ANotebookWithQuotesEscapesAndUnicode_ArrivesIntact_InAValidFrame()
+    {
+        const string Code = "s = \"\\\"</script>\" + '\u2028\u2029' + \"é😀\\u0000\" # +/=\n\ttab";
+        _gh.AddRepo("org", "odd", "main", ("odd.ipynb", "\uFEFF  " + GitHubStandIn.Notebook(Code, cells: 3) + "\n"));
+        var result = (await D.RequestAsync(Methods.GitHubOpen, """{"url":"org/odd/odd.ipynb@main"}""")).GetProperty("result");
+        var cells = result.GetProperty("notebook").GetProperty("cells");
+        Assert.Equal(3, cells.GetArrayLength());
+        Assert.All(cells.EnumerateArray(), c => Assert.Equal(Code, c.GetProperty("source").GetString()));
+        Assert.Equal("odd.ipynb", result.GetProperty("suggestedName").GetString());
     }
 
     [Fact]
