@@ -13,6 +13,11 @@ import { VsCodeSession, isAlive, timeoutMs, waitFor, withScreenshot } from './ha
 // A 2x2 red PNG.
 const png = 'iVBORw0KGgoAAAANSUhEUgAAAAIAAAACCAIAAAD91JpzAAAAFklEQVR4nGP8z8DAwMDAxMDAwMDAAAANHQEDasKb6QAAAABJRU5ErkJggg==';
 
+function writeLoopNotebooks(workspace: string): void {
+  fs.writeFileSync(path.join(workspace, 'loop.ipynb'), notebook(['import time\nprint("looping")\nwhile True:\n    time.sleep(0.1)']));
+  fs.writeFileSync(path.join(workspace, 'loop2.ipynb'), notebook(['import time\nprint("looping again")\nwhile True:\n    time.sleep(0.1)']));
+}
+
 function notebook(cells: string[]): string {
   return JSON.stringify(
     {
@@ -56,7 +61,12 @@ describe('Runtimes in VS Code (code-server)', { timeout: 10 * 60_000 }, () => {
   let session: VsCodeSession | undefined;
   let starting: Promise<VsCodeSession> | undefined;
   const s = async (): Promise<VsCodeSession> => {
-    starting ??= VsCodeSession.start({ name: 'runtime' }).then((started) => (session = started));
+    starting ??= VsCodeSession.start({ name: 'runtime' }).then((started) => {
+      // Every notebook the scenarios open exists before the first Quick Open: files created
+      // later were not always offered by Quick Open (its file list is cached while it is in use).
+      writeLoopNotebooks(started.workspace);
+      return (session = started);
+    });
     return starting;
   };
   const scenario = (name: string, title: string, body: () => Promise<void>) =>
@@ -114,13 +124,28 @@ describe('Runtimes in VS Code (code-server)', { timeout: 10 * 60_000 }, () => {
 
   scenario('3-interrupt', 'a `while True` cell is interrupted by "Colab: Interrupt Execution"', async () => {
     const vs = await s();
-    fs.writeFileSync(path.join(vs.workspace, 'loop.ipynb'), notebook(['import time\nprint("looping")\nwhile True:\n    time.sleep(0.1)']));
     await openNotebook(vs, 'loop.ipynb');
     // Two notebooks are open: click the visible editor's toolbar.
     await vs.page.locator('.notebook-toolbar-container >> visible=true').getByText('Run All', { exact: true }).first().click();
     await waitFor('the loop to start', async () => ((await allText(vs)).includes('looping') ? true : undefined), async () => (await allText(vs)).slice(-300), 4 * timeoutMs);
     await vs.runCommand('Colab: Interrupt Execution');
     await waitFor('KeyboardInterrupt in the output', async () => ((await allText(vs)).includes('KeyboardInterrupt') ? true : undefined),
+      async () => (await allText(vs)).slice(-400), 2 * timeoutMs);
+  });
+
+  scenario('3b-interrupt-shortcut', "Colab's shortcut Ctrl+M I interrupts a running cell in a notebook on the Colab runtime", async () => {
+    const vs = await s();
+    const interrupts = async () => (await allText(vs)).split('KeyboardInterrupt').length - 1;
+    const before = await interrupts();
+    await openNotebook(vs, 'loop2.ipynb');
+    await vs.page.locator('.notebook-toolbar-container >> visible=true').getByText('Run All', { exact: true }).first().click();
+    await waitFor('the loop to start', async () => ((await allText(vs)).includes('looping again') ? true : undefined), async () => (await allText(vs)).slice(-300), 4 * timeoutMs);
+    // Focus the cell, leave its text editor (command mode), then the chord.
+    await vs.page.locator('.notebook-editor >> visible=true').locator('.cell-editor-container').first().click();
+    await vs.page.keyboard.press('Escape');
+    await vs.page.keyboard.press('Control+M');
+    await vs.page.keyboard.press('i');
+    await waitFor('a new KeyboardInterrupt in the output', async () => ((await interrupts()) > before ? true : undefined),
       async () => (await allText(vs)).slice(-400), 2 * timeoutMs);
   });
 

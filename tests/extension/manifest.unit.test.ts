@@ -20,6 +20,7 @@ import { terminalCommandIds } from '../../colab-vscode/src/terminal/commands';
 import { editorCommandIds } from '../../colab-vscode/src/terminal/editorCommands';
 import { setupCommandIds, setupCommandsSetting } from '../../colab-vscode/src/terminal/setup';
 import { trainingCommandIds, trainTaskType } from '../../colab-vscode/src/training/training';
+import { controllerId } from '../../colab-vscode/src/notebook/controller';
 
 /** Every command the extension registers, area by area. */
 const commandIds = {
@@ -137,16 +138,19 @@ test('the settings: daemon path and Python (machine scope, empty by default), lo
   assert.equal(props[settingNames.logLevel].default, 'Information');
 });
 
-test("Colab's notebook keybindings: Ctrl+M I, Ctrl+M ., Ctrl+F8, Ctrl+F9, Ctrl+F10", () => {
+/** Colab's shortcuts apply only in a notebook whose kernel is Colab's controller (`<publisher>.<name>/<controller id>`). */
+const onColabNotebook = `notebookEditorFocused && notebookKernel == '${manifest.publisher}.${manifest.name}/${controllerId}'`;
+
+test("Colab's notebook keybindings: Ctrl+M I, Ctrl+M ., Ctrl+F8, Ctrl+F9, Ctrl+F10, only on a notebook run by Colab", () => {
   const bindings = manifest.contributes.keybindings.map((k: { command: string; key: string; when: string }) => [k.key, k.command, k.when]);
   assert.deepEqual(
     bindings.sort(),
     [
-      ['ctrl+m i', runtimeCommandIds.interruptExecution, 'notebookEditorFocused'],
-      ['ctrl+m .', runtimeCommandIds.restartRuntime, 'notebookEditorFocused'],
-      ['ctrl+f8', 'notebook.cell.executeCellsAbove', 'notebookEditorFocused'],
-      ['ctrl+f9', 'notebook.execute', 'notebookEditorFocused'],
-      ['ctrl+f10', 'notebook.cell.executeCellAndBelow', 'notebookEditorFocused'],
+      ['ctrl+m i', runtimeCommandIds.interruptExecution, onColabNotebook],
+      ['ctrl+m .', runtimeCommandIds.restartRuntime, onColabNotebook],
+      ['ctrl+f8', 'notebook.cell.executeCellsAbove', onColabNotebook],
+      ['ctrl+f9', 'notebook.execute', onColabNotebook],
+      ['ctrl+f10', 'notebook.cell.executeCellAndBelow', onColabNotebook],
     ].sort(),
   );
 });
