@@ -105,10 +105,24 @@ async function peerSession({ baseUrl, token }) {
         if (msg.header.msg_type === 'stream') onStream(msg.content.text);
       };
     }
-    const reply = await future.done;
-    future.dispose();
-    if (reply.content.status !== 'ok') throw new Error(`peer execute answered ${reply.content.status}`);
-    return reply;
+    // If the WebSocket drops meanwhile, the client reconnects but the reply is lost and `done`
+    // never settles: fail at once instead (seen with the 100 MiB print on a loaded machine).
+    let onStatus;
+    const lost = new Promise((_, reject) => {
+      onStatus = (_sender, status) => {
+        if (status !== 'connected') reject(new Error(`the @jupyterlab/services kernel WebSocket went '${status}' during the execution; the client reconnects but this execution's reply is lost`));
+      };
+    });
+    kernel.connectionStatusChanged.connect(onStatus);
+    future.done.catch(() => {});
+    try {
+      const reply = await Promise.race([future.done, lost]);
+      if (reply.content.status !== 'ok') throw new Error(`peer execute answered ${reply.content.status}`);
+      return reply;
+    } finally {
+      kernel.connectionStatusChanged.disconnect(onStatus);
+      future.dispose();
+    }
   };
   return {
     run,
@@ -137,9 +151,14 @@ if (process.env.COLAB_BENCH_RUNTIME_PEER_CHILD === '1') {
         let bytes = 0;
         const before = memory(process.pid);
         const t0 = now();
-        await session.run(m.code, (text) => {
-          bytes += text.length;
-        });
+        try {
+          await session.run(m.code, (text) => {
+            bytes += text.length;
+          });
+        } catch (e) {
+          process.send({ type: 'failed', message: e?.message ?? String(e), bytes, ms: msSince(t0), before, after: memory(process.pid) });
+          return;
+        }
         const ms = msSince(t0);
         process.send({ type: 'done', bytes, ms, before, after: memory(process.pid) });
       } else if (m.type === 'stop') {
@@ -151,7 +170,13 @@ if (process.env.COLAB_BENCH_RUNTIME_PEER_CHILD === '1') {
     }
   });
 } else {
-  await main();
+  try {
+    await main();
+  } catch (e) {
+    console.error(`bench/runtime.mjs: ${e?.message ?? e}`);
+    if (process.env.COLAB_BENCH_DEBUG === '1') console.error(e?.stack);
+    process.exitCode = 1;
+  }
 }
 
 // ---- the Jupyter server ---------------------------------------------------------------------
@@ -202,7 +227,8 @@ async function startJupyter(python, scratch) {
     `--ServerApp.root_dir=${serverRoot}`, `--config=${config}`,
     // Without these, jupyter-server replaces output beyond 1 MB/s with "IOPub data rate exceeded".
     '--ServerApp.iopub_data_rate_limit=0', '--ServerApp.iopub_msg_rate_limit=0'];
-  // Its own process group, so that the kernels it started go with it if it has to be killed.
+  // Its own process group, killed as a whole if it has to be. Its kernels run in sessions of
+  // their own but watch their parent (JPY_PARENT_PID) and exit within a second when it is gone.
   const child = spawn(python, args, { cwd: serverRoot, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
   const lines = [];
   const keep = (chunk) => {
@@ -532,32 +558,44 @@ async function main() {
         const before = memory(daemon.pid);
         const stopSampling = sampleRss(daemon.pid);
         let bytes = 0;
+        let failed;
         const t0 = now();
-        await ours(code, (text) => { bytes += text.length; });
+        try {
+          await ours(code, (text) => { bytes += text.length; });
+        } catch (e) {
+          failed = e.message;
+        }
         const ms = msSince(t0);
         const sampledPeakKiB = stopSampling();
         const after = memory(daemon.pid);
-        return { bytes, ms, mibPerSecond: bytes / 1048576 / (ms / 1000), rssBeforeKiB: before.rssKiB, sampledPeakRssKiB: sampledPeakKiB, hwmKiB: after.hwmKiB, rssAfterKiB: after.rssKiB, load: load() };
+        return { failed, bytes, ms, mibPerSecond: bytes / 1048576 / (ms / 1000), rssBeforeKiB: before.rssKiB, sampledPeakRssKiB: sampledPeakKiB, hwmKiB: after.hwmKiB, rssAfterKiB: after.rssKiB, load: load() };
       };
       const runPeer = async () => {
         const stopSampling = sampleRss(peerChild.pid);
-        const m = await askChild({ type: 'run', code }, 900_000, 'the peer large print');
+        const m = await askChild({ type: 'run', code }, 600_000, 'the peer large print');
         const sampledPeakKiB = stopSampling();
-        return { bytes: m.bytes, ms: m.ms, mibPerSecond: m.bytes / 1048576 / (m.ms / 1000), rssBeforeKiB: m.before.rssKiB, sampledPeakRssKiB: sampledPeakKiB, hwmKiB: m.after.hwmKiB, rssAfterKiB: m.after.rssKiB, load: load() };
+        return { failed: m.type === 'failed' ? m.message : undefined, bytes: m.bytes, ms: m.ms, mibPerSecond: m.bytes / 1048576 / (m.ms / 1000), rssBeforeKiB: m.before.rssKiB, sampledPeakRssKiB: sampledPeakKiB, hwmKiB: m.after.hwmKiB, rssAfterKiB: m.after.rssKiB, load: load() };
       };
       for (let round = 0; round < config.bigRounds; round++) {
         const order = round % 2 === 0 ? ['ours', 'peer'] : ['peer', 'ours'];
         for (const side of order) {
           const r = side === 'ours' ? await runOurs() : await runPeer();
-          if (r.bytes !== expected) throw new Error(`${side}: ${r.bytes} bytes of output reached the client, ${expected} were printed`);
+          if (!r.failed && r.bytes !== expected) r.failed = `${r.bytes} bytes of output reached the client, ${expected} were printed`;
           big[side].push(r);
+          if (r.failed) {
+            log(`${config.mib} MiB print, ${side}: FAILED after ${(r.ms / 1000).toFixed(1)} s with ${(r.bytes / 1048576).toFixed(1)} MiB received: ${r.failed}  (load ${r.load})`);
+            // Let the kernel finish the print before the next round (a queued execute would wait anyway).
+            await sleep(5_000);
+            continue;
+          }
           log(`${config.mib} MiB print, ${side}: ${r.mibPerSecond.toFixed(1)} MiB/s (${(r.ms / 1000).toFixed(1)} s); RSS ${(r.rssBeforeKiB / 1024).toFixed(0)} -> peak ${(r.sampledPeakRssKiB / 1024).toFixed(0)} MiB sampled, VmHWM ${(r.hwmKiB / 1024).toFixed(0)} MiB  (load ${r.load})`);
         }
       }
       await askChild({ type: 'stop' }, 60_000, 'the peer process stop');
       result.output = { mib: config.mib, code, peerIdleRssKiB: childReady.rssKiB, ours: big.ours, peer: big.peer };
-      result.output.ratioThroughput = median(big.ours.map((r) => r.mibPerSecond)) / median(big.peer.map((r) => r.mibPerSecond));
-      result.output.ratioThroughputFirstRound = big.ours[0].mibPerSecond / big.peer[0].mibPerSecond;
+      const ok = (rs) => rs.filter((r) => !r.failed).map((r) => r.mibPerSecond);
+      result.output.ratioThroughput = ok(big.ours).length && ok(big.peer).length ? median(ok(big.ours)) / median(ok(big.peer)) : null;
+      result.output.ratioThroughputFirstRound = big.ours[0].failed || big.peer[0].failed ? null : big.ours[0].mibPerSecond / big.peer[0].mibPerSecond;
       loads.afterOutput = load();
     }
   } catch (e) {
@@ -605,10 +643,16 @@ async function main() {
     for (let i = 0; i < config.bigRounds; i++) {
       for (const side of ['ours', 'peer']) {
         const r = o[side][i];
-        print(`| ${i + 1} | ${side === 'ours' ? 'colab daemon (ours)' : '@jupyterlab/services in its own Node process (peer)'} | ${r.mibPerSecond.toFixed(1)} | ${(r.ms / 1000).toFixed(1)} | ${mi(r.rssBeforeKiB)} | ${mi(r.sampledPeakRssKiB)} | ${mi(r.hwmKiB)} | ${r.load} |`);
+        const name = side === 'ours' ? 'colab daemon (ours)' : '@jupyterlab/services in its own Node process (peer)';
+        if (r.failed) {
+          print(`| ${i + 1} | ${name} | FAILED (${(r.bytes / 1048576).toFixed(1)} MiB received): ${r.failed} | ${(r.ms / 1000).toFixed(1)} | ${mi(r.rssBeforeKiB)} | ${mi(r.sampledPeakRssKiB)} | ${mi(r.hwmKiB)} | ${r.load} |`);
+          continue;
+        }
+        print(`| ${i + 1} | ${name} | ${r.mibPerSecond.toFixed(1)} | ${(r.ms / 1000).toFixed(1)} | ${mi(r.rssBeforeKiB)} | ${mi(r.sampledPeakRssKiB)} | ${mi(r.hwmKiB)} | ${r.load} |`);
       }
     }
-    print(`throughput ratio ours / peer: ${f(o.ratioThroughput)}x of the medians, ${f(o.ratioThroughputFirstRound)}x in round 1 (each side fresh); daemon peak RSS ${mi(Math.max(...o.ours.map((r) => r.hwmKiB)))} MiB for ${o.mib} MiB of output`);
+    const fr = (x) => (x === null ? '—' : f(x));
+    print(`throughput ratio ours / peer: ${fr(o.ratioThroughput)}x of the medians of the rounds that completed, ${fr(o.ratioThroughputFirstRound)}x in round 1 (each side fresh); daemon peak RSS ${mi(Math.max(...o.ours.map((r) => r.hwmKiB)))} MiB for ${o.mib} MiB of output`);
   }
   print(`(${path.relative(root, out)}; ${result.durationSeconds} s)`);
 }
