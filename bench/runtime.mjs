@@ -149,18 +149,22 @@ if (process.env.COLAB_BENCH_RUNTIME_PEER_CHILD === '1') {
         process.send({ type: 'ready', ...memory(process.pid) });
       } else if (m.type === 'run') {
         let bytes = 0;
+        let messages = 0;
+        let largest = 0;
         const before = memory(process.pid);
         const t0 = now();
         try {
           await session.run(m.code, (text) => {
             bytes += text.length;
+            messages++;
+            largest = Math.max(largest, text.length);
           });
         } catch (e) {
-          process.send({ type: 'failed', message: e?.message ?? String(e), bytes, ms: msSince(t0), before, after: memory(process.pid) });
+          process.send({ type: 'failed', message: e?.message ?? String(e), bytes, messages, largest, ms: msSince(t0), before, after: memory(process.pid) });
           return;
         }
         const ms = msSince(t0);
-        process.send({ type: 'done', bytes, ms, before, after: memory(process.pid) });
+        process.send({ type: 'done', bytes, messages, largest, ms, before, after: memory(process.pid) });
       } else if (m.type === 'stop') {
         await session?.close();
         process.send({ type: 'stopped' }, () => process.exit(0));
@@ -558,23 +562,25 @@ async function main() {
         const before = memory(daemon.pid);
         const stopSampling = sampleRss(daemon.pid);
         let bytes = 0;
+        let messages = 0;
+        let largest = 0;
         let failed;
         const t0 = now();
         try {
-          await ours(code, (text) => { bytes += text.length; });
+          await ours(code, (text) => { bytes += text.length; messages++; largest = Math.max(largest, text.length); });
         } catch (e) {
           failed = e.message;
         }
         const ms = msSince(t0);
         const sampledPeakKiB = stopSampling();
         const after = memory(daemon.pid);
-        return { failed, bytes, ms, mibPerSecond: bytes / 1048576 / (ms / 1000), rssBeforeKiB: before.rssKiB, sampledPeakRssKiB: sampledPeakKiB, hwmKiB: after.hwmKiB, rssAfterKiB: after.rssKiB, load: load() };
+        return { failed, bytes, messages, largestMessageBytes: largest, ms, mibPerSecond: bytes / 1048576 / (ms / 1000), rssBeforeKiB: before.rssKiB, sampledPeakRssKiB: sampledPeakKiB, hwmKiB: after.hwmKiB, rssAfterKiB: after.rssKiB, load: load() };
       };
       const runPeer = async () => {
         const stopSampling = sampleRss(peerChild.pid);
         const m = await askChild({ type: 'run', code }, 600_000, 'the peer large print');
         const sampledPeakKiB = stopSampling();
-        return { failed: m.type === 'failed' ? m.message : undefined, bytes: m.bytes, ms: m.ms, mibPerSecond: m.bytes / 1048576 / (m.ms / 1000), rssBeforeKiB: m.before.rssKiB, sampledPeakRssKiB: sampledPeakKiB, hwmKiB: m.after.hwmKiB, rssAfterKiB: m.after.rssKiB, load: load() };
+        return { failed: m.type === 'failed' ? m.message : undefined, bytes: m.bytes, messages: m.messages, largestMessageBytes: m.largest, ms: m.ms, mibPerSecond: m.bytes / 1048576 / (m.ms / 1000), rssBeforeKiB: m.before.rssKiB, sampledPeakRssKiB: sampledPeakKiB, hwmKiB: m.after.hwmKiB, rssAfterKiB: m.after.rssKiB, load: load() };
       };
       for (let round = 0; round < config.bigRounds; round++) {
         const order = round % 2 === 0 ? ['ours', 'peer'] : ['peer', 'ours'];
@@ -588,7 +594,7 @@ async function main() {
             await sleep(5_000);
             continue;
           }
-          log(`${config.mib} MiB print, ${side}: ${r.mibPerSecond.toFixed(1)} MiB/s (${(r.ms / 1000).toFixed(1)} s); RSS ${(r.rssBeforeKiB / 1024).toFixed(0)} -> peak ${(r.sampledPeakRssKiB / 1024).toFixed(0)} MiB sampled, VmHWM ${(r.hwmKiB / 1024).toFixed(0)} MiB  (load ${r.load})`);
+          log(`${config.mib} MiB print, ${side}: ${r.mibPerSecond.toFixed(1)} MiB/s (${(r.ms / 1000).toFixed(1)} s; ${r.messages} stream messages, the largest ${(r.largestMessageBytes / 1048576).toFixed(1)} MiB); RSS ${(r.rssBeforeKiB / 1024).toFixed(0)} -> peak ${(r.sampledPeakRssKiB / 1024).toFixed(0)} MiB sampled, VmHWM ${(r.hwmKiB / 1024).toFixed(0)} MiB  (load ${r.load})`);
         }
       }
       await askChild({ type: 'stop' }, 60_000, 'the peer process stop');
@@ -637,18 +643,18 @@ async function main() {
     const o = result.output;
     print('');
     print(`${o.mib} MiB print (sys.stdout.write of 1 KiB lines), every byte counted on the client`);
-    print('| round | client | MiB/s | seconds | RSS before MiB | peak RSS MiB (sampled) | VmHWM MiB | load |');
-    print('| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |');
+    print('| round | client | MiB/s | seconds | stream messages | largest MiB | RSS before MiB | peak RSS MiB (sampled) | VmHWM MiB | load |');
+    print('| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
     const mi = (k) => (k / 1024).toFixed(0);
     for (let i = 0; i < config.bigRounds; i++) {
       for (const side of ['ours', 'peer']) {
         const r = o[side][i];
         const name = side === 'ours' ? 'colab daemon (ours)' : '@jupyterlab/services in its own Node process (peer)';
         if (r.failed) {
-          print(`| ${i + 1} | ${name} | FAILED (${(r.bytes / 1048576).toFixed(1)} MiB received): ${r.failed} | ${(r.ms / 1000).toFixed(1)} | ${mi(r.rssBeforeKiB)} | ${mi(r.sampledPeakRssKiB)} | ${mi(r.hwmKiB)} | ${r.load} |`);
+          print(`| ${i + 1} | ${name} | FAILED (${(r.bytes / 1048576).toFixed(1)} MiB received): ${r.failed} | ${(r.ms / 1000).toFixed(1)} | ${r.messages} | ${(r.largestMessageBytes / 1048576).toFixed(1)} | ${mi(r.rssBeforeKiB)} | ${mi(r.sampledPeakRssKiB)} | ${mi(r.hwmKiB)} | ${r.load} |`);
           continue;
         }
-        print(`| ${i + 1} | ${name} | ${r.mibPerSecond.toFixed(1)} | ${(r.ms / 1000).toFixed(1)} | ${mi(r.rssBeforeKiB)} | ${mi(r.sampledPeakRssKiB)} | ${mi(r.hwmKiB)} | ${r.load} |`);
+        print(`| ${i + 1} | ${name} | ${r.mibPerSecond.toFixed(1)} | ${(r.ms / 1000).toFixed(1)} | ${r.messages} | ${(r.largestMessageBytes / 1048576).toFixed(1)} | ${mi(r.rssBeforeKiB)} | ${mi(r.sampledPeakRssKiB)} | ${mi(r.hwmKiB)} | ${r.load} |`);
       }
     }
     const fr = (x) => (x === null ? '—' : f(x));
