@@ -194,8 +194,8 @@ async function checkPython(python) {
     execFile(python, ['-c', 'import jupyter_server, ipykernel; print(jupyter_server.__version__, ipykernel.__version__)'], { timeout: 60_000 }, (error, stdout, stderr) =>
       resolve({ error, stdout: String(stdout).trim(), stderr: String(stderr).trim() }));
   });
-  if (probe.error) {
-    throw new Error(`${python} cannot import jupyter_server and ipykernel (${probe.stderr.split('\n').pop() || probe.error.message}); ` +
+  if (probe.error || !/^\S+ \S+$/.test(probe.stdout)) {
+    throw new Error(`${python} cannot import jupyter_server and ipykernel (${probe.stderr.split('\n').pop() || probe.error?.message || `it printed ${JSON.stringify(probe.stdout.slice(0, 200))}`}); ` +
       'run scripts/setup.sh (apt-get install jupyter-server python3-ipykernel)');
   }
   const [jupyterServer, ipykernel] = probe.stdout.split(' ');
