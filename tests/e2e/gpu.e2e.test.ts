@@ -88,5 +88,19 @@ describe('GPU status in VS Code (code-server)', { timeout: 10 * 60_000 }, () => 
       async () => ((await vs.page.locator('.tab[aria-label*="GPU History"], .tab .label-name:text("GPU History")').count()) > 0 ? true : undefined),
       async () => `tabs: ${JSON.stringify(await vs.page.$$eval('.tab', (els) => els.map((e) => e.getAttribute('aria-label'))))}`,
     );
+    // The tab appears before its webview has loaded the page (about a second later here): wait
+    // for the chart itself, or the screenshot shows an empty panel.
+    await waitFor(
+      'the utilisation chart of the fake H100 in the GPU History webview',
+      async () => {
+        for (const frame of vs.page.frames()) {
+          if (frame === vs.page.mainFrame()) continue;
+          const marks = await frame.locator('svg[aria-label="Utilisation"] polyline, svg[aria-label="Utilisation"] circle').count().catch(() => 0);
+          if (marks > 0 && /GPU 0: NVIDIA H100 80GB HBM3/.test(await frame.locator('body').innerText({ timeout: 1000 }).catch(() => ''))) return true;
+        }
+        return undefined;
+      },
+      async () => `frames: ${vs.page.frames().map((f) => f.url().slice(0, 80)).join(', ')}`,
+    );
   });
 });

@@ -31,17 +31,34 @@ export async function restoreDriveFolder(daemon: DriveRequester, state: vscode.M
   if (!status.kind) await daemon.request(methods.driveUse.name, { kind: 'folder', path });
 }
 
+/** An absolute path (POSIX `/…`, Windows `C:\…` or `\\server\…`) without control characters. */
+export function isAbsoluteFolderPath(p: string): boolean {
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0000-\u001f]/.test(p)) return false;
+  return p.startsWith('/') || /^[A-Za-z]:[\\/]/.test(p) || p.startsWith('\\\\');
+}
+
 export function registerDriveCommands({ vscode: v, daemon, tree, state }: DriveCommandDeps): vscode.Disposable[] {
   const fail = (e: unknown) => void v.window.showErrorMessage(`Drive: ${e instanceof Error ? e.message : String(e)}`);
   const withProgress = <T>(title: string, work: () => Promise<T>) =>
     v.window.withProgress({ location: v.ProgressLocation.Notification, title, cancellable: false }, work);
   return [
-    v.commands.registerCommand('colab.driveUseFolder', async () => {
-      const picked = await v.window.showOpenDialog({ canSelectFolders: true, canSelectFiles: false, openLabel: 'Use as Drive', title: 'A mounted Google Drive folder (Drive for desktop, rclone mount) or any folder' });
-      if (!picked?.[0]) return;
+    v.commands.registerCommand('colab.driveUseFolder', async (folderPath?: unknown) => {
+      // A folder path may be passed (a keybinding's "args", another extension, the e2e
+      // suite); anything that is not a string (a menu's context) means "ask".
+      let folder = typeof folderPath === 'string' && folderPath.length > 0 ? folderPath : undefined;
+      if (folder !== undefined && !isAbsoluteFolderPath(folder)) {
+        fail(new Error(`Use a Drive Folder needs an absolute folder path, not ${JSON.stringify(folder.slice(0, 200))}.`));
+        return;
+      }
+      if (folder === undefined) {
+        const picked = await v.window.showOpenDialog({ canSelectFolders: true, canSelectFiles: false, openLabel: 'Use as Drive', title: 'A mounted Google Drive folder (Drive for desktop, rclone mount) or any folder' });
+        if (!picked?.[0]) return;
+        folder = picked[0].fsPath;
+      }
       try {
-        await daemon.request(methods.driveUse.name, { kind: 'folder', path: picked[0].fsPath });
-        await state.update(driveFolderKey, picked[0].fsPath);
+        await daemon.request(methods.driveUse.name, { kind: 'folder', path: folder });
+        await state.update(driveFolderKey, folder);
         tree.refresh();
       } catch (e) {
         fail(e);
