@@ -26,6 +26,9 @@ export const baseSettings = {
   'update.mode': 'none',
   'extensions.autoCheckUpdates': false,
   'extensions.autoUpdate': false,
+  // Every kernel listens on five loopback ports: without this, code-server offers to forward
+  // each of them and covers the window with "Over 20 ports have been automatically forwarded".
+  'remote.autoForwardPorts': false,
 };
 
 export function toolsDir() {
