@@ -1,3 +1,5 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
@@ -9,6 +11,8 @@ import {
   recentReposKey,
   registerGitHubCommands,
   saveCopyAction,
+  saveCopyToDrive,
+  saveToDriveAction,
   setTokenAction,
   tokenSecretKey,
   vscodeLink,
@@ -75,6 +79,7 @@ function fake(answers: { input?: (string | undefined)[]; picks?: ((items: { labe
       showInputBox: async () => answers.input?.shift(),
       showQuickPick: async (items: { label: string }[]) => answers.picks?.shift()?.(items),
       showErrorMessage: async (m: string) => (shown.push(`error: ${m}`), answers.error),
+      showWarningMessage: async (m: string) => (shown.push(`warning: ${m}`), undefined),
       showInformationMessage: async (m: string) => (shown.push(`info: ${m}`), answers.info),
       showNotebookDocument: async () => undefined,
       activeNotebookEditor: undefined as unknown,
@@ -177,6 +182,52 @@ test('a pasted badge link is resolved, opened as an untitled notebook, and Save 
   assert.match(f.shown.join('\n'), /opened nb\.ipynb from org\/repo@main as an untitled copy/);
   assert.deepEqual(f.executed, ['workbench.action.files.saveAs']);
   assert.deepEqual(f.state.get(recentReposKey), ['org/repo']);
+});
+
+test('Save a Copy to Drive uploads the notebook as opened through colab/drive/put and removes its temporary file', async () => {
+  const f = fake({ input: ['org/repo/nb.ipynb@main'], info: saveToDriveAction });
+  f.responders.set(methods.gitHubResolve.name, () => opened.source);
+  f.responders.set(methods.gitHubOpen.name, () => opened);
+  f.responders.set(methods.driveStatus.name, () => ({ kind: 'folder', root: '/drive', pendingUploads: 0 }));
+  let uploaded: unknown;
+  let tempFile = '';
+  f.responders.set(methods.drivePut.name, (p) => {
+    tempFile = p.localPath as string;
+    uploaded = JSON.parse(fs.readFileSync(tempFile, 'utf8'));
+    assert.equal(fs.statSync(tempFile).mode & 0o077, 0, 'the temporary copy is private');
+    return { fileId: 'nb.ipynb', localPath: tempFile, bytes: 10, md5Checksum: 'x', verified: true };
+  });
+
+  await openFromGitHub(f.ctx)();
+  for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
+
+  const put = f.requests.find((r) => r.method === methods.drivePut.name);
+  assert.ok(put, `no colab/drive/put in ${JSON.stringify(f.requests.map((r) => r.method))}`);
+  assert.deepEqual({ parentId: put.params.parentId, name: put.params.name }, { parentId: '', name: 'nb.ipynb' });
+  assert.deepEqual(uploaded, opened.notebook);
+  assert.ok(!fs.existsSync(tempFile), 'the temporary copy is removed');
+  assert.match(f.shown.join('\n'), /saved nb\.ipynb to Drive \(md5 verified\)/);
+});
+
+test('Save a Copy to Drive without a Drive in use says how to pick one; a failed upload is an error, nothing left behind', async () => {
+  const none = fake({});
+  none.responders.set(methods.driveStatus.name, () => ({ pendingUploads: 0 }));
+  assert.equal(await saveCopyToDrive(none.ctx, opened), undefined);
+  assert.match(none.shown.join('\n'), /warning: .*Use a Drive Folder/);
+  assert.ok(!none.requests.some((r) => r.method === methods.drivePut.name));
+
+  const failing = fake({});
+  failing.responders.set(methods.driveStatus.name, () => ({ kind: 'api', pendingUploads: 0 }));
+  let tempFile = '';
+  failing.responders.set(methods.drivePut.name, (p) => {
+    tempFile = p.localPath as string;
+    assert.equal(p.parentId, 'root');
+    throw Object.assign(new Error('Drive storage quota exceeded'), { code: -32062 });
+  });
+  assert.equal(await saveCopyToDrive(failing.ctx, { ...opened, suggestedName: '../../evil.ipynb' }), undefined);
+  assert.equal(path.basename(tempFile), 'evil.ipynb');
+  assert.ok(!fs.existsSync(path.dirname(tempFile)), 'the temporary folder is removed');
+  assert.match(failing.shown.join('\n'), /error: Colab: could not save the copy to Drive: .*quota/);
 });
 
 test('a saved token, else a silent GitHub session, goes into the request params', async () => {

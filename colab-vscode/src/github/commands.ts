@@ -5,6 +5,9 @@
 // The token comes from SecretStorage or VS Code's GitHub sign-in, goes into the request
 // params only, and is never logged.
 
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import type * as vscode from 'vscode';
 import { messageOf } from '../daemon/client';
 import type { Disposable } from '../events';
@@ -17,6 +20,8 @@ import {
   type GitHubOpenParams,
   type GitHubOpenResult,
   type GitHubTarget,
+  type DriveStatusResult,
+  type DriveTransfer,
 } from '../protocol';
 import { plainNotebook } from './notebookData';
 
@@ -36,6 +41,7 @@ export const recentReposKey = 'colab.github.recentRepos';
 export const signInAction = 'Sign in to GitHub';
 export const setTokenAction = 'Enter a Token';
 export const saveCopyAction = 'Save a Copy…';
+export const saveToDriveAction = 'Save a Copy to Drive';
 const switchRefLabel = '$(git-branch) Switch branch or tag…';
 
 type Api = Pick<
@@ -161,14 +167,49 @@ export async function showNotebook(ctx: GitHubCommandContext, result: GitHubOpen
     api.window.showInformationMessage(
       `Colab: opened ${result.suggestedName} from ${where} as an untitled copy.${result.note ? ` ${result.note}` : ''}`,
       saveCopyAction,
+      saveToDriveAction,
     ),
   ).then(async (choice) => {
     if (choice === saveCopyAction) {
       await api.window.showNotebookDocument(document);
       await api.commands.executeCommand('workbench.action.files.saveAs');
+    } else if (choice === saveToDriveAction) {
+      await saveCopyToDrive(ctx, result);
     }
   });
   return document;
+}
+
+/**
+ * Uploads the notebook as opened to the top of the Drive in use (a mounted folder, or My
+ * Drive through the API) with colab/drive/put, which verifies the md5. The daemon uploads
+ * from a file, so the copy goes through a private temporary folder that is removed after.
+ */
+export async function saveCopyToDrive(ctx: GitHubCommandContext, result: GitHubOpenResult): Promise<DriveTransfer | undefined> {
+  const api = ctx.vscode;
+  try {
+    const status = await ctx.daemon.request<DriveStatusResult>(methods.driveStatus.name, {});
+    if (!status.kind) {
+      void api.window.showWarningMessage('Colab: no Drive in use. Run "Colab: Use a Drive Folder…" first, then save the copy again.');
+      return undefined;
+    }
+    const name = path.basename(result.suggestedName) || 'notebook.ipynb';
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'colab-github-'));
+    try {
+      const file = path.join(dir, name);
+      fs.writeFileSync(file, JSON.stringify(result.notebook, null, 1) + '\n', { mode: 0o600 });
+      const parentId = status.kind === 'api' ? 'root' : '';
+      const sent = await ctx.daemon.request<DriveTransfer>(methods.drivePut.name, { localPath: file, parentId, name });
+      void api.window.showInformationMessage(`Colab: saved ${name} to Drive${sent.verified ? ' (md5 verified)' : ''}.`);
+      return sent;
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  } catch (e) {
+    ctx.log.error(`github: saving a copy to Drive failed: ${messageOf(e)}`);
+    void api.window.showErrorMessage(`Colab: could not save the copy to Drive: ${messageOf(e)}`);
+    return undefined;
+  }
 }
 
 async function remember(ctx: GitHubCommandContext, repo: string): Promise<void> {
