@@ -506,9 +506,20 @@ public sealed class KernelConnection : IAsyncDisposable
                 }
                 else
                 {
-                    Dispatch(frame.WrittenSpan, result.MessageType);
+                    // A large frame's buffer is replaced below, so its message may keep (parse in place) the bytes.
+                    var routed = Dispatch(frame.WrittenSpan, frame.Capacity > LargeFrameBuffer ? frame.WrittenMemory : default, result.MessageType);
+                    if (!routed.IsCompletedSuccessfully)
+                    {
+                        // Backpressure: the execution's reader is behind, so stop reading the socket until it catches up.
+                        await AwaitRoutedAsync(routed).ConfigureAwait(false);
+                    }
                 }
                 oversized = false;
+                if (frame.Capacity > LargeFrameBuffer)
+                {
+                    // Do not keep a huge message's buffer for the life of the socket.
+                    frame = new ArrayBufferWriter<byte>(64 * 1024);
+                }
                 frame.ResetWrittenCount();
             }
         }
@@ -518,32 +529,51 @@ public sealed class KernelConnection : IAsyncDisposable
         }
     }
 
-    private void Dispatch(ReadOnlySpan<byte> frame, WebSocketMessageType type)
+    private const int LargeFrameBuffer = 1024 * 1024;
+
+    private async Task AwaitRoutedAsync(ValueTask routed)
+    {
+        try
+        {
+            await routed.ConfigureAwait(false);
+        }
+        catch (Exception e) when (!_lifetime.IsCancellationRequested && e is not OperationCanceledException)
+        {
+            _logger.LogWarning("kernel {Kernel}: routing a message failed: {Error}", KernelId, e.Message);
+        }
+    }
+
+    private ValueTask Dispatch(ReadOnlySpan<byte> frame, ReadOnlyMemory<byte> owned, WebSocketMessageType type)
     {
         KernelMessage? message;
         string? error;
         var ok = type == WebSocketMessageType.Text
             ? KernelWire.TryDecodeLegacyText(frame, out message, out error)
             : Protocol == KernelWireProtocol.V1
-                ? KernelWire.TryDecodeV1(frame, out message, out error)
+                ? KernelWire.TryDecodeV1(frame, owned, out message, out error)
                 : KernelWire.TryDecodeLegacyBinary(frame, out message, out error);
         if (!ok)
         {
             _logger.LogWarning("kernel {Kernel}: dropped a malformed {Type} frame: {Error}", KernelId, type, error);
-            return;
+            return default;
         }
         try
         {
-            Route(message!);
+            return Route(message!, frame.Length);
         }
         catch (Exception e)
         {
             // One bad message must not end the connection.
             _logger.LogWarning("kernel {Kernel}: routing {Message} failed: {Error}", KernelId, message, e.Message);
+            return default;
         }
     }
 
-    private void Route(KernelMessage message)
+    /// <summary>
+    /// Routes one message. Only iopub output for an execution whose reader is behind can make the
+    /// caller wait (the returned task); shell, control and stdin messages never wait themselves.
+    /// </summary>
+    private ValueTask Route(KernelMessage message, int frameBytes)
     {
         LastActivity = _time.GetUtcNow();
         if (message.Channel == KernelChannels.IoPub)
@@ -551,7 +581,7 @@ public sealed class KernelConnection : IAsyncDisposable
             ObserveKernel(message);
             if (State == KernelConnectionState.Closed)
             {
-                return;
+                return default;
             }
         }
         try
@@ -564,7 +594,7 @@ public sealed class KernelConnection : IAsyncDisposable
         }
         if (message.ParentMsgId is not { } parent)
         {
-            return;
+            return default;
         }
         KernelExecution? execution;
         TaskCompletionSource<KernelMessage>? request = null;
@@ -580,13 +610,38 @@ public sealed class KernelConnection : IAsyncDisposable
         request?.TrySetResult(message);
         if (execution is null)
         {
+            return default;
+        }
+        if (message.Channel == KernelChannels.IoPub)
+        {
+            var room = execution.WaitForRoomAsync(_lifetime.Token);
+            if (!room.IsCompletedSuccessfully || KernelExecution.IsLongStream(message))
+            {
+                return RouteOutputAsync(execution, message, frameBytes, room);
+            }
+        }
+        Deliver(execution, message, frameBytes);
+        return default;
+    }
+
+    private async ValueTask RouteOutputAsync(KernelExecution execution, KernelMessage message, int frameBytes, ValueTask room)
+    {
+        await room.ConfigureAwait(false);
+        if (KernelExecution.IsLongStream(message))
+        {
+            await execution.HandleLongStreamAsync(message, _lifetime.Token).ConfigureAwait(false);
             return;
         }
-        if (execution.Handle(message, out var input))
+        Deliver(execution, message, frameBytes);
+    }
+
+    private void Deliver(KernelExecution execution, KernelMessage message, int frameBytes)
+    {
+        if (execution.Handle(message, out var input, frameBytes))
         {
             lock (_gate)
             {
-                _executions.Remove(parent);
+                _executions.Remove(message.ParentMsgId!);
             }
         }
         if (input is not null)
