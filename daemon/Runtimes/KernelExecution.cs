@@ -21,8 +21,9 @@ namespace Colab.Daemon.Runtimes;
 /// (and TCP behind it) stops being read. Consecutive stream outputs of the same name are
 /// coalesced while queued, and a huge stream message is split into chunks of at most
 /// <see cref="StreamChunkBytes"/> JSON bytes, each waiting for room. Once the reader goes away
-/// (it finished, was cancelled or broke off), queued and later outputs are dropped, so a
-/// reader that gave up never stalls the connection.
+/// (it finished, was cancelled or broke off) the loop stops waiting for this execution (until
+/// another reader comes), so a reader that gave up never stalls the connection; what is queued
+/// stays for a later reader, as before.
 /// </remarks>
 public sealed class KernelExecution
 {
@@ -50,7 +51,6 @@ public sealed class KernelExecution
     private bool _writerDone;
     private Exception? _writerError;
     private bool _hasReader;
-    private bool _readerGone;
     private bool _unread;
     private TaskCompletionSource? _available;
     private TaskCompletionSource? _room;
@@ -93,6 +93,7 @@ public sealed class KernelExecution
         lock (_queueGate)
         {
             _hasReader = true;
+            _unread = false;
             SignalRoom();
         }
         try
@@ -148,10 +149,10 @@ public sealed class KernelExecution
         {
             lock (_queueGate)
             {
-                _readerGone = true;
-                _queue.Clear();
-                _tail = null;
-                _queuedBytes = 0;
+                // The reader left (done, cancelled or broke off): what is queued stays for a later
+                // reader, but the receive loop no longer waits for this execution until one comes.
+                _hasReader = false;
+                _unread = true;
                 SignalRoom();
             }
         }
@@ -186,7 +187,7 @@ public sealed class KernelExecution
         return WaitSlowAsync(cancellationToken);
     }
 
-    private bool MustWait() => _queuedBytes > MaxQueuedBytes && !_readerGone && !_writerDone && !_unread;
+    private bool MustWait() => _queuedBytes > MaxQueuedBytes && !_writerDone && !_unread;
 
     private async ValueTask WaitSlowAsync(CancellationToken cancellationToken)
     {
@@ -385,7 +386,7 @@ public sealed class KernelExecution
     {
         lock (_queueGate)
         {
-            if (_readerGone || _writerDone)
+            if (_writerDone)
             {
                 return;
             }
