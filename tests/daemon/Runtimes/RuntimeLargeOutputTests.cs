@@ -145,8 +145,9 @@ public sealed class RuntimeLargeOutputTests(UnlimitedOutputServerFixture server,
     /// The bound: ipykernel sends this print as one ~100 MB message, which the daemon receives
     /// whole (the WebSocket frame buffer, doubling to 128 MiB) and decodes once (a copy of the
     /// content); everything after that is chunked and bounded (4 MiB per execution, 4 MiB of
-    /// outgoing frames). So ≈ 2.5× the largest message plus GC slack; before backpressure the
-    /// peak was ≈ 9× the output (930–1,070 MiB).
+    /// outgoing frames). Measured +250–338 MiB (the high end with other test classes running in
+    /// parallel); the bound is 4× the largest message. Before backpressure the peak was ≈ 9× the
+    /// output (+870–1,000 MiB).
     /// </summary>
     [Fact]
     public async Task A_cell_printing_100_MiB_reaches_the_client_in_full_and_in_order_with_bounded_daemon_memory()
@@ -175,7 +176,7 @@ public sealed class RuntimeLargeOutputTests(UnlimitedOutputServerFixture server,
         log.WriteLine($"{received / (double)MiB:0.0} MiB in {checker.Notifications} notifications in {clock.Elapsed.TotalSeconds:0.0} s ({received / (double)MiB / clock.Elapsed.TotalSeconds:0.0} MiB/s); daemon RSS {before / MiB} MiB before, peak {peak / MiB} MiB (+{(peak - before) / MiB} MiB)");
         Assert.Null(checker.Problem);
         Assert.Equal(100 * 1024, checker.Lines);
-        Assert.True(peak - before < 350 * MiB, $"the daemon grew by {(peak - before) / MiB} MiB while streaming 100 MiB");
+        Assert.True(peak - before < 400 * MiB, $"the daemon grew by {(peak - before) / MiB} MiB while streaming 100 MiB");
     }
 
     /// <summary>
