@@ -424,6 +424,13 @@ public sealed class KernelConnection : IAsyncDisposable
             }
             Detach(socket);
             socket.Dispose();
+            if (await ProbeServerGoneAsync().ConfigureAwait(false) is { } gone)
+            {
+                // Nothing to reconnect to: fail the running cells now rather than after the reconnect attempts.
+                _logger.LogWarning("kernel {Kernel}: {Error}", KernelId, gone.Message);
+                Close(gone, gone.Message);
+                return;
+            }
             _logger.LogInformation("kernel {Kernel}: the channels socket dropped ({Why}); reconnecting with session {Session}", KernelId, _client.Scrub(why), SessionId);
             var (reopened, failure) = await ReconnectAsync().ConfigureAwait(false);
             if (reopened is null)
@@ -438,6 +445,34 @@ public sealed class KernelConnection : IAsyncDisposable
             Reconnects++;
             Attach(reopened.Value.Socket, reopened.Value.Protocol);
             _logger.LogInformation("kernel {Kernel}: reconnected ({Protocol})", KernelId, reopened.Value.Protocol);
+        }
+    }
+
+    /// <summary>How long the one REST probe after a dropped socket may take.</summary>
+    private static readonly TimeSpan ProbeTimeout = TimeSpan.FromSeconds(1.5);
+
+    /// <summary>
+    /// One quick REST request after the socket dropped: when the server no longer accepts
+    /// connections (it was killed or stopped), returns the error to close with; null when it
+    /// answers or the probe is inconclusive (slow), so the usual reconnect goes ahead.
+    /// </summary>
+    private async Task<JupyterException?> ProbeServerGoneAsync()
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(_lifetime.Token);
+        timeout.CancelAfter(ProbeTimeout);
+        try
+        {
+            await _client.GetStatusAsync(timeout.Token).ConfigureAwait(false);
+            return null;
+        }
+        catch (JupyterException e) when (e.Kind == JupyterErrorKind.Unreachable && !timeout.IsCancellationRequested)
+        {
+            return _client.Error(JupyterErrorKind.Disconnected,
+                $"the Jupyter server at {_client.Endpoint.Display} stopped answering ({e.Message}); the running cell was stopped. Connect the runtime again once the server is back.");
+        }
+        catch (Exception e) when (e is JupyterException or OperationCanceledException)
+        {
+            return null;
         }
     }
 

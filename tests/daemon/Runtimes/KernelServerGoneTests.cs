@@ -1,0 +1,51 @@
+using System.Diagnostics;
+using Colab.Daemon.Runtimes;
+using Colab.Daemon.Tests.Infrastructure;
+
+namespace Colab.Daemon.Tests.Runtimes;
+
+/// <summary>A real Jupyter server killed (SIGKILL) while a cell runs: the cell fails at once with a clear message instead of waiting out the reconnect attempts.</summary>
+public class KernelServerGoneTests
+{
+    [Fact]
+    public async Task A_server_killed_mid_execution_fails_the_running_cell_quickly_with_a_clear_message()
+    {
+        await DebianPython.RequireAsync();
+        using var workspace = new TempWorkspace();
+        await using var server = await LocalJupyterServerTests.StartAsync(workspace.Path);
+        var client = server.CreateClient();
+        var kernel = await client.StartKernelAsync();
+        var states = new List<KernelConnectionState>();
+        await using var connection = await KernelConnection.ConnectAsync(client, kernel.Id);
+        connection.StateChanged += s =>
+        {
+            lock (states)
+            {
+                states.Add(s);
+            }
+        };
+        var execution = await connection.ExecuteAsync("import time\nprint('sleeping', flush=True)\ntime.sleep(120)");
+        var outputs = execution.ReadOutputsAsync().GetAsyncEnumerator();
+        while (await outputs.MoveNextAsync() && outputs.Current is not StreamOutput)
+        {
+        }
+
+        var clock = Stopwatch.StartNew();
+        using (var process = Process.GetProcessById(server.ServerProcessId!.Value))
+        {
+            process.Kill(entireProcessTree: true);
+        }
+        var error = await Assert.ThrowsAsync<JupyterException>(() => execution.Completion.WaitAsync(TimeSpan.FromSeconds(30)));
+        clock.Stop();
+
+        Assert.Equal(JupyterErrorKind.Disconnected, error.Kind);
+        Assert.Contains("stopped answering", error.Message, StringComparison.Ordinal);
+        Assert.Contains("Connect the runtime again", error.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain(client.Token ?? "\u0000never", error.Message, StringComparison.Ordinal);
+        // The reconnect attempts alone would take over a minute; the probe decides within seconds (generous for a loaded machine).
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(10), $"the cell failed only after {clock.Elapsed}");
+        Assert.Equal(KernelConnectionState.Closed, connection.State);
+        await Assert.ThrowsAsync<JupyterException>(async () => await outputs.MoveNextAsync());
+        await outputs.DisposeAsync();
+    }
+}
