@@ -98,6 +98,9 @@ public sealed class KernelConnection : IAsyncDisposable
     /// <summary>How many times the socket was re-opened after a drop.</summary>
     public int Reconnects { get; private set; }
 
+    /// <summary>True when it closed because the server no longer accepted connections (set before the Closed state is raised).</summary>
+    public bool ServerGone { get; private set; }
+
     /// <summary>Why the connection closed, when it closed on its own.</summary>
     public string? CloseReason { get; private set; }
 
@@ -428,6 +431,7 @@ public sealed class KernelConnection : IAsyncDisposable
             {
                 // Nothing to reconnect to: fail the running cells now rather than after the reconnect attempts.
                 _logger.LogWarning("kernel {Kernel}: {Error}", KernelId, gone.Message);
+                ServerGone = true;
                 Close(gone, gone.Message);
                 return;
             }

@@ -48,4 +48,49 @@ public class KernelServerGoneTests
         await Assert.ThrowsAsync<JupyterException>(async () => await outputs.MoveNextAsync());
         await outputs.DisposeAsync();
     }
+
+    [Fact]
+    public async Task A_remote_runtime_whose_server_is_killed_mid_execution_is_shown_disconnected()
+    {
+        await DebianPython.RequireAsync();
+        using var workspace = new TempWorkspace();
+        await using var server = await LocalJupyterServerTests.StartAsync(workspace.Path);
+        await using var manager = new RuntimeManager(DebianPython.Locator(), DebianPython.Configuration());
+        var runtime = await manager.ConnectRemoteAsync(server.CreateClient().Endpoint.Display, server.CreateClient().Token);
+        var kernel = await manager.StartKernelAsync(runtime.Id);
+        var connection = await manager.OpenKernelAsync(runtime.Id, kernel.Id);
+        var disconnected = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        manager.Changed += () =>
+        {
+            if (manager.List().Single(r => r.Id == runtime.Id).State == RuntimeStates.Disconnected)
+            {
+                disconnected.TrySetResult();
+            }
+        };
+        var execution = await connection.ExecuteAsync("import time\nprint('sleeping', flush=True)\ntime.sleep(120)");
+        await foreach (var output in execution.ReadOutputsAsync())
+        {
+            if (output is StreamOutput)
+            {
+                break;
+            }
+        }
+
+        var clock = Stopwatch.StartNew();
+        using (var process = Process.GetProcessById(server.ServerProcessId!.Value))
+        {
+            process.Kill(entireProcessTree: true);
+        }
+        await disconnected.Task.WaitAsync(TimeSpan.FromSeconds(30));
+        clock.Stop();
+        var info = manager.List().Single(r => r.Id == runtime.Id);
+        Assert.Contains("stopped answering", info.Detail, StringComparison.Ordinal);
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(10), $"shown disconnected only after {clock.Elapsed}");
+        await Assert.ThrowsAsync<JupyterException>(() => execution.Completion);
+
+        // A later request fails with a clear error rather than hanging, and leaves the runtime disconnected.
+        var later = await Assert.ThrowsAsync<JupyterException>(() => manager.OpenKernelAsync(runtime.Id, kernel.Id).WaitAsync(TimeSpan.FromSeconds(60)));
+        Assert.Equal(JupyterErrorKind.Unreachable, later.Kind);
+        Assert.Equal(RuntimeStates.Disconnected, manager.List().Single(r => r.Id == runtime.Id).State);
+    }
 }
