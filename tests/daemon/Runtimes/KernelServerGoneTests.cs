@@ -92,5 +92,48 @@ public class KernelServerGoneTests
         var later = await Assert.ThrowsAsync<JupyterException>(() => manager.OpenKernelAsync(runtime.Id, kernel.Id).WaitAsync(TimeSpan.FromSeconds(60)));
         Assert.Equal(JupyterErrorKind.Unreachable, later.Kind);
         Assert.Equal(RuntimeStates.Disconnected, manager.List().Single(r => r.Id == runtime.Id).State);
+
+        // A server listens on that URL again (same port and token): the next request works and the runtime is connected again.
+        // (A plain jupyter-server started by hand, since LocalJupyterServer picks its own port; a throwaway test token in argv.)
+        using var again = Process.Start(new ProcessStartInfo(DebianPython.Path,
+            ["-m", "jupyter_server", "--no-browser", "--allow-root", "--ip=127.0.0.1", $"--port={server.Port}", "--ServerApp.port_retries=0",
+             $"--ServerApp.token={server.Token}", $"--ServerApp.root_dir={workspace.Path}"])
+        { RedirectStandardOutput = true, RedirectStandardError = true })!;
+        again.OutputDataReceived += (_, _) => { };
+        again.ErrorDataReceived += (_, _) => { };
+        again.BeginOutputReadLine();
+        again.BeginErrorReadLine();
+        try
+        {
+            await WaitAnswersAsync(manager.Client(runtime.Id));
+            var fresh = await manager.StartKernelAsync(runtime.Id);
+            var reopened = await manager.OpenKernelAsync(runtime.Id, fresh.Id);
+            var result = await (await reopened.ExecuteAsync("print(6*7)")).CollectAsync().WaitAsync(TimeSpan.FromSeconds(60));
+            Assert.Equal("42\n", result.Stdout);
+            Assert.Equal(RuntimeStates.Connected, manager.List().Single(r => r.Id == runtime.Id).State);
+            await manager.DisconnectAsync(runtime.Id);
+        }
+        finally
+        {
+            again.Kill(entireProcessTree: true);
+            await again.WaitForExitAsync();
+        }
+    }
+
+    private static async Task WaitAnswersAsync(JupyterClient client)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
+        while (true)
+        {
+            try
+            {
+                await client.GetStatusAsync();
+                return;
+            }
+            catch (JupyterException) when (DateTime.UtcNow < deadline)
+            {
+                await Task.Delay(200);
+            }
+        }
     }
 }
