@@ -257,7 +257,7 @@ export interface RuntimeInfo {
   /** Plain http to a host that is not loopback. */
   insecureTransport: boolean;
   connectedAt: string;
-  state: 'connected' | 'exited';
+  state: 'connected' | 'exited' | 'disconnected';
   detail?: string;
   processId?: number;
   rootDirectory?: string;

@@ -14,6 +14,9 @@ internal sealed class RuntimeMethods(RuntimeManager runtimes, RuntimeIdleMonitor
 {
     private static readonly TimeSpan InterruptTimeout = TimeSpan.FromSeconds(10);
 
+    /// <summary>Outgoing frames beyond which an execution's output forwarding waits for the client to read.</summary>
+    private const long MaxQueuedNotificationBytes = 4 * 1024 * 1024;
+
     public void Register(JsonRpcConnection connection)
     {
         var json = ProtocolJson.Default;
@@ -146,6 +149,8 @@ internal sealed class RuntimeMethods(RuntimeManager runtimes, RuntimeIdleMonitor
             {
                 if (output is StreamOutput or ExecuteResultOutput or DisplayDataOutput or UpdateDisplayDataOutput or ErrorOutput or ClearOutput or ExecuteInputOutput)
                 {
+                    // Backpressure: while the client is behind, stop taking outputs (and so stop reading the kernel socket).
+                    await connection.WaitForWriteRoomAsync(MaxQueuedNotificationBytes, cancellationToken).ConfigureAwait(false);
                     connection.Notify(Methods.KernelOutput, new KernelOutputParams(p.ExecutionId, output), json.KernelOutputParams);
                 }
             }

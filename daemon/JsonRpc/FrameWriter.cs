@@ -25,7 +25,13 @@ public sealed class FrameWriter : IAsyncDisposable
     /// <summary>Frames waiting to be written.</summary>
     internal int Queued => Volatile.Read(ref _queued);
 
+    /// <summary>Bytes of the frames waiting to be written.</summary>
+    public long QueuedBytes => Interlocked.Read(ref _queuedBytes);
+
     private int _queued;
+    private long _queuedBytes;
+    private readonly Lock _roomGate = new();
+    private TaskCompletionSource? _room;
 
     /// <summary>Set when the output can no longer be written (the peer went away).</summary>
     public Exception? Fault { get; private set; }
@@ -44,10 +50,63 @@ public sealed class FrameWriter : IAsyncDisposable
         digits[..n].CopyTo(frame.AsSpan(16));
         "\r\n\r\n"u8.CopyTo(frame.AsSpan(16 + n));
         body.CopyTo(frame.AsSpan(20 + n));
+        Interlocked.Add(ref _queuedBytes, frame.Length);
         if (_queue.Writer.TryWrite(frame))
         {
             Interlocked.Increment(ref _queued);
         }
+        else
+        {
+            Interlocked.Add(ref _queuedBytes, -frame.Length);
+        }
+    }
+
+    /// <summary>
+    /// Completes once at most <paramref name="maxQueuedBytes"/> wait to be written (or the output
+    /// is broken): a producer of bulk output awaits this before each <see cref="Enqueue"/>, so a
+    /// reader that stops reading stops the producer instead of growing the queue.
+    /// </summary>
+    public ValueTask WaitForRoomAsync(long maxQueuedBytes, CancellationToken cancellationToken = default)
+    {
+        if (Fault is not null || Interlocked.Read(ref _queuedBytes) <= maxQueuedBytes)
+        {
+            return ValueTask.CompletedTask;
+        }
+        return WaitSlowAsync(maxQueuedBytes, cancellationToken);
+    }
+
+    private async ValueTask WaitSlowAsync(long maxQueuedBytes, CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            Task room;
+            lock (_roomGate)
+            {
+                if (Fault is not null || Interlocked.Read(ref _queuedBytes) <= maxQueuedBytes || _loop.IsCompleted)
+                {
+                    return;
+                }
+                _room ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                room = _room.Task;
+            }
+            await room.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private void Written(long bytes)
+    {
+        Interlocked.Add(ref _queuedBytes, -bytes);
+        if (Volatile.Read(ref _room) is null)
+        {
+            return;
+        }
+        TaskCompletionSource? room;
+        lock (_roomGate)
+        {
+            room = _room;
+            _room = null;
+        }
+        room?.TrySetResult();
     }
 
     private async Task WriteLoopAsync()
@@ -61,6 +120,7 @@ public sealed class FrameWriter : IAsyncDisposable
                 {
                     Interlocked.Decrement(ref _queued);
                     await _output.WriteAsync(frame).ConfigureAwait(false);
+                    Written(frame.Length);
                 }
                 await _output.FlushAsync().ConfigureAwait(false);
             }
@@ -70,10 +130,12 @@ public sealed class FrameWriter : IAsyncDisposable
             Fault = ex;
             // Nobody can read what would be queued now: refuse further frames and free the queued ones.
             _queue.Writer.TryComplete();
-            while (reader.TryRead(out _))
+            while (reader.TryRead(out var dropped))
             {
                 Interlocked.Decrement(ref _queued);
+                Interlocked.Add(ref _queuedBytes, -dropped.Length);
             }
+            Written(0);
         }
     }
 

@@ -380,6 +380,10 @@ public sealed partial class JsonRpcConnection : IAsyncDisposable
     }
 
     /// <summary>Sends a notification to the client.</summary>
+    /// <summary>Completes once at most <paramref name="maxQueuedBytes"/> of outgoing frames wait to be written (backpressure for bulk notifications).</summary>
+    public ValueTask WaitForWriteRoomAsync(long maxQueuedBytes, CancellationToken cancellationToken = default)
+        => _writer.WaitForRoomAsync(maxQueuedBytes, cancellationToken);
+
     public void Notify<TParams>(string method, TParams parameters, JsonTypeInfo<TParams> paramsType)
         => Write(w =>
         {

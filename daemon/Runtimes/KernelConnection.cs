@@ -98,6 +98,9 @@ public sealed class KernelConnection : IAsyncDisposable
     /// <summary>How many times the socket was re-opened after a drop.</summary>
     public int Reconnects { get; private set; }
 
+    /// <summary>True when it closed because the server no longer accepted connections (set before the Closed state is raised).</summary>
+    public bool ServerGone { get; private set; }
+
     /// <summary>Why the connection closed, when it closed on its own.</summary>
     public string? CloseReason { get; private set; }
 
@@ -424,6 +427,14 @@ public sealed class KernelConnection : IAsyncDisposable
             }
             Detach(socket);
             socket.Dispose();
+            if (await ProbeServerGoneAsync().ConfigureAwait(false) is { } gone)
+            {
+                // Nothing to reconnect to: fail the running cells now rather than after the reconnect attempts.
+                _logger.LogWarning("kernel {Kernel}: {Error}", KernelId, gone.Message);
+                ServerGone = true;
+                Close(gone, gone.Message);
+                return;
+            }
             _logger.LogInformation("kernel {Kernel}: the channels socket dropped ({Why}); reconnecting with session {Session}", KernelId, _client.Scrub(why), SessionId);
             var (reopened, failure) = await ReconnectAsync().ConfigureAwait(false);
             if (reopened is null)
@@ -438,6 +449,34 @@ public sealed class KernelConnection : IAsyncDisposable
             Reconnects++;
             Attach(reopened.Value.Socket, reopened.Value.Protocol);
             _logger.LogInformation("kernel {Kernel}: reconnected ({Protocol})", KernelId, reopened.Value.Protocol);
+        }
+    }
+
+    /// <summary>How long the one REST probe after a dropped socket may take.</summary>
+    private static readonly TimeSpan ProbeTimeout = TimeSpan.FromSeconds(1.5);
+
+    /// <summary>
+    /// One quick REST request after the socket dropped: when the server no longer accepts
+    /// connections (it was killed or stopped), returns the error to close with; null when it
+    /// answers or the probe is inconclusive (slow), so the usual reconnect goes ahead.
+    /// </summary>
+    private async Task<JupyterException?> ProbeServerGoneAsync()
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(_lifetime.Token);
+        timeout.CancelAfter(ProbeTimeout);
+        try
+        {
+            await _client.GetStatusAsync(timeout.Token).ConfigureAwait(false);
+            return null;
+        }
+        catch (JupyterException e) when (e.Kind == JupyterErrorKind.Unreachable && !timeout.IsCancellationRequested)
+        {
+            return _client.Error(JupyterErrorKind.Disconnected,
+                $"the Jupyter server at {_client.Endpoint.Display} stopped answering ({e.Message}); the running cell was stopped. Connect the runtime again once the server is back.");
+        }
+        catch (Exception e) when (e is JupyterException or OperationCanceledException)
+        {
+            return null;
         }
     }
 
@@ -506,9 +545,20 @@ public sealed class KernelConnection : IAsyncDisposable
                 }
                 else
                 {
-                    Dispatch(frame.WrittenSpan, result.MessageType);
+                    // A large frame's buffer is replaced below, so its message may keep (parse in place) the bytes.
+                    var routed = Dispatch(frame.WrittenSpan, frame.Capacity > LargeFrameBuffer ? frame.WrittenMemory : default, result.MessageType);
+                    if (!routed.IsCompletedSuccessfully)
+                    {
+                        // Backpressure: the execution's reader is behind, so stop reading the socket until it catches up.
+                        await AwaitRoutedAsync(routed).ConfigureAwait(false);
+                    }
                 }
                 oversized = false;
+                if (frame.Capacity > LargeFrameBuffer)
+                {
+                    // Do not keep a huge message's buffer for the life of the socket.
+                    frame = new ArrayBufferWriter<byte>(64 * 1024);
+                }
                 frame.ResetWrittenCount();
             }
         }
@@ -518,32 +568,51 @@ public sealed class KernelConnection : IAsyncDisposable
         }
     }
 
-    private void Dispatch(ReadOnlySpan<byte> frame, WebSocketMessageType type)
+    private const int LargeFrameBuffer = 1024 * 1024;
+
+    private async Task AwaitRoutedAsync(ValueTask routed)
+    {
+        try
+        {
+            await routed.ConfigureAwait(false);
+        }
+        catch (Exception e) when (!_lifetime.IsCancellationRequested && e is not OperationCanceledException)
+        {
+            _logger.LogWarning("kernel {Kernel}: routing a message failed: {Error}", KernelId, e.Message);
+        }
+    }
+
+    private ValueTask Dispatch(ReadOnlySpan<byte> frame, ReadOnlyMemory<byte> owned, WebSocketMessageType type)
     {
         KernelMessage? message;
         string? error;
         var ok = type == WebSocketMessageType.Text
             ? KernelWire.TryDecodeLegacyText(frame, out message, out error)
             : Protocol == KernelWireProtocol.V1
-                ? KernelWire.TryDecodeV1(frame, out message, out error)
+                ? KernelWire.TryDecodeV1(frame, owned, out message, out error)
                 : KernelWire.TryDecodeLegacyBinary(frame, out message, out error);
         if (!ok)
         {
             _logger.LogWarning("kernel {Kernel}: dropped a malformed {Type} frame: {Error}", KernelId, type, error);
-            return;
+            return default;
         }
         try
         {
-            Route(message!);
+            return Route(message!, frame.Length);
         }
         catch (Exception e)
         {
             // One bad message must not end the connection.
             _logger.LogWarning("kernel {Kernel}: routing {Message} failed: {Error}", KernelId, message, e.Message);
+            return default;
         }
     }
 
-    private void Route(KernelMessage message)
+    /// <summary>
+    /// Routes one message. Only iopub output for an execution whose reader is behind can make the
+    /// caller wait (the returned task); shell, control and stdin messages never wait themselves.
+    /// </summary>
+    private ValueTask Route(KernelMessage message, int frameBytes)
     {
         LastActivity = _time.GetUtcNow();
         if (message.Channel == KernelChannels.IoPub)
@@ -551,7 +620,7 @@ public sealed class KernelConnection : IAsyncDisposable
             ObserveKernel(message);
             if (State == KernelConnectionState.Closed)
             {
-                return;
+                return default;
             }
         }
         try
@@ -564,7 +633,7 @@ public sealed class KernelConnection : IAsyncDisposable
         }
         if (message.ParentMsgId is not { } parent)
         {
-            return;
+            return default;
         }
         KernelExecution? execution;
         TaskCompletionSource<KernelMessage>? request = null;
@@ -580,13 +649,38 @@ public sealed class KernelConnection : IAsyncDisposable
         request?.TrySetResult(message);
         if (execution is null)
         {
+            return default;
+        }
+        if (message.Channel == KernelChannels.IoPub)
+        {
+            var room = execution.WaitForRoomAsync(_lifetime.Token);
+            if (!room.IsCompletedSuccessfully || KernelExecution.IsLongStream(message))
+            {
+                return RouteOutputAsync(execution, message, frameBytes, room);
+            }
+        }
+        Deliver(execution, message, frameBytes);
+        return default;
+    }
+
+    private async ValueTask RouteOutputAsync(KernelExecution execution, KernelMessage message, int frameBytes, ValueTask room)
+    {
+        await room.ConfigureAwait(false);
+        if (KernelExecution.IsLongStream(message))
+        {
+            await execution.HandleLongStreamAsync(message, _lifetime.Token).ConfigureAwait(false);
             return;
         }
-        if (execution.Handle(message, out var input))
+        Deliver(execution, message, frameBytes);
+    }
+
+    private void Deliver(KernelExecution execution, KernelMessage message, int frameBytes)
+    {
+        if (execution.Handle(message, out var input, frameBytes))
         {
             lock (_gate)
             {
-                _executions.Remove(parent);
+                _executions.Remove(message.ParentMsgId!);
             }
         }
         if (input is not null)

@@ -23,6 +23,13 @@ public static class RuntimeStates
 
     /// <summary>The local server process ended on its own; <see cref="RuntimeInfo.Detail"/> has its last words. Disconnect to remove it.</summary>
     public const string Exited = "exited";
+
+    /// <summary>
+    /// The server stopped answering: a kernel's channels dropped and a REST probe found nobody
+    /// listening (the running cells failed). The next request that reaches the server again
+    /// makes the runtime <see cref="Connected"/>; a local runtime whose server died shows <see cref="Exited"/>.
+    /// </summary>
+    public const string Disconnected = "disconnected";
 }
 
 /// <summary>A connected Jupyter server.</summary>
@@ -258,7 +265,23 @@ public sealed class RuntimeManager : IAsyncDisposable, IDisposable
                 return existing;
             }
             var connection = await KernelConnection.ConnectAsync(runtime.Client, kernelId, logger: _logger, time: _time, cancellationToken: cancellationToken).ConfigureAwait(false);
+            connection.StateChanged += state =>
+            {
+                if (state == KernelConnectionState.Closed && connection.ServerGone && !runtime.Disconnecting && runtime.State == RuntimeStates.Connected)
+                {
+                    runtime.State = RuntimeStates.Disconnected;
+                    runtime.Detail = connection.CloseReason;
+                    RaiseChanged();
+                }
+            };
             runtime.Connections[kernelId] = connection;
+            if (runtime.State == RuntimeStates.Disconnected)
+            {
+                // The server answers again.
+                runtime.State = RuntimeStates.Connected;
+                runtime.Detail = null;
+                RaiseChanged();
+            }
             if (existing is not null)
             {
                 await existing.DisposeAsync().ConfigureAwait(false);

@@ -53,6 +53,12 @@ internal sealed class TestClient
 
     public long MessageCount => Interlocked.Read(ref _count);
 
+    /// <summary>Called on the read loop for every message (after it is recorded); keep it quick.</summary>
+    public Action<JsonElement>? OnMessage { get; set; }
+
+    /// <summary>While set and not complete, the client stops reading the server's output (a slow reader).</summary>
+    public Task? Paused { get; set; }
+
     public long BytesReceived => Interlocked.Read(ref _bytes);
 
     /// <summary>Completes when the server's output ends cleanly; faults when it held anything but frames.</summary>
@@ -149,6 +155,10 @@ internal sealed class TestClient
         {
             while (true)
             {
+                if (Paused is { IsCompleted: false } paused)
+                {
+                    await paused;
+                }
                 var result = await reader.ReadAsync();
                 var buffer = result.Buffer;
                 while (TryReadFrame(ref buffer, out var body))
@@ -265,6 +275,7 @@ internal sealed class TestClient
                 }
             }
         }
+        OnMessage?.Invoke(message);
         if (isServerRequest && AnswerServerRequests)
         {
             // Never block the read loop on a write: the server may be waiting for us to read.
