@@ -70,6 +70,7 @@ public sealed class RuntimeBenchmark(RuntimeManager runtimes, IConfiguration con
         using var limit = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         limit.CancelAfter(TimeSpan.FromSeconds(Math.Min(seconds, 3600)));
         var kernel = await client.StartKernelAsync(cancellationToken: limit.Token).ConfigureAwait(false);
+        runtimes.HideKernel(runtimeId, kernel.Id);
         try
         {
             await using var connection = await KernelConnection.ConnectAsync(client, kernel.Id, logger: _logger, cancellationToken: limit.Token).ConfigureAwait(false);

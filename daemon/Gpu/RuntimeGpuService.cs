@@ -82,6 +82,10 @@ public sealed class RuntimeGpuService : IAsyncDisposable
             try
             {
                 connection = await probe.EnsureStartedAsync(_logger, _time, start.Token).ConfigureAwait(false);
+                if (probe.KernelId is { } probeKernel)
+                {
+                    _runtimes.HideKernel(runtimeId, probeKernel);
+                }
             }
             catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
             {

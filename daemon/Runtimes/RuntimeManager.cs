@@ -191,7 +191,7 @@ public sealed class RuntimeManager : IAsyncDisposable, IDisposable
     {
         var runtime = Find(runtimeId);
         var kernels = await runtime.Client.ListKernelsAsync(cancellationToken).ConfigureAwait(false);
-        return [.. kernels.Select(k => Describe(runtime, k))];
+        return [.. kernels.Where(k => !runtime.HiddenKernels.ContainsKey(k.Id)).Select(k => Describe(runtime, k))];
     }
 
     public async Task<RuntimeKernelInfo> StartKernelAsync(string runtimeId, string? kernelName = null, string? path = null, CancellationToken cancellationToken = default)
@@ -394,7 +394,7 @@ public sealed class RuntimeManager : IAsyncDisposable, IDisposable
                 {
                     sessions = []; // a kernel gateway without the sessions API
                 }
-                var rows = kernels.Select(k =>
+                var rows = kernels.Where(k => !runtime.HiddenKernels.ContainsKey(k.Id)).Select(k =>
                 {
                     var info = Describe(runtime, k);
                     double? kernelIdle = info.ExecutionState is "busy" or "starting" or "restarting" ? 0
@@ -412,6 +412,19 @@ public sealed class RuntimeManager : IAsyncDisposable, IDisposable
         return result;
     }
 
+    /// <summary>
+    /// Marks a kernel the daemon runs for itself on a runtime (the GPU probe, a runtime
+    /// benchmark): it is left out of kernel and session lists and never killed as idle, so
+    /// the user sees only their own kernels. Unknown runtimes are ignored.
+    /// </summary>
+    public void HideKernel(string runtimeId, string kernelId)
+    {
+        if (_runtimes.TryGetValue(runtimeId, out var runtime))
+        {
+            runtime.HiddenKernels[kernelId] = 0;
+        }
+    }
+
     /// <summary>Shuts down the runtime's kernels that are idle and have been for at least <paramref name="idleFor"/>; busy, starting and dead ones are left alone. Returns the ids shut down.</summary>
     public async Task<IReadOnlyList<string>> KillIdleKernelsAsync(string runtimeId, TimeSpan idleFor, CancellationToken cancellationToken = default)
     {
@@ -419,7 +432,7 @@ public sealed class RuntimeManager : IAsyncDisposable, IDisposable
         var now = _time.GetUtcNow();
         var kernels = await runtime.Client.ListKernelsAsync(cancellationToken).ConfigureAwait(false);
         var killed = new List<string>();
-        foreach (var kernel in kernels.Select(k => Describe(runtime, k)))
+        foreach (var kernel in kernels.Where(k => !runtime.HiddenKernels.ContainsKey(k.Id)).Select(k => Describe(runtime, k)))
         {
             if (kernel.ExecutionState != "idle" || kernel.LastActivity is not { } last || now - last < idleFor)
             {
@@ -552,6 +565,9 @@ public sealed class RuntimeManager : IAsyncDisposable, IDisposable
         public string? Version { get; } = version;
         public DateTimeOffset ConnectedAt { get; } = connectedAt;
         public ConcurrentDictionary<string, byte> StartedKernels { get; } = new(StringComparer.Ordinal);
+
+        /// <summary>Kernels the daemon runs for itself here (see <see cref="HideKernel"/>).</summary>
+        public ConcurrentDictionary<string, byte> HiddenKernels { get; } = new(StringComparer.Ordinal);
         public ConcurrentDictionary<string, KernelConnection> Connections { get; } = new(StringComparer.Ordinal);
         public SemaphoreSlim Gate { get; } = new(1, 1);
         public volatile string State = RuntimeStates.Connected;

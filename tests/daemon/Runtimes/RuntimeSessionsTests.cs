@@ -102,6 +102,24 @@ public sealed class RuntimeSessionsTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_kernel_the_daemon_runs_for_itself_is_hidden_from_lists_and_never_killed_as_idle()
+    {
+        var mine = await _manager.StartKernelAsync(_local.Id);
+        var probe = await _manager.Client(_local.Id).StartKernelAsync();
+        _manager.HideKernel(_local.Id, probe.Id);
+        _manager.HideKernel("no-such-runtime", probe.Id); // ignored
+
+        Assert.Equal(mine.Id, Assert.Single(await _manager.ListKernelsAsync(_local.Id)).Id);
+        var runtime = Assert.Single(await _manager.ListSessionsAsync(_local.Id));
+        Assert.Equal(mine.Id, Assert.Single(runtime.Kernels).Kernel.Id);
+
+        await Task.Delay(1200);
+        var killed = await _manager.KillIdleKernelsAsync(_local.Id, TimeSpan.FromSeconds(1));
+        Assert.DoesNotContain(probe.Id, killed);
+        Assert.Contains(await _manager.Client(_local.Id).ListKernelsAsync(), k => k.Id == probe.Id);
+    }
+
+    [Fact]
     public async Task An_idle_runtime_is_warned_about_then_disconnected_and_its_server_stops()
     {
         var warnings = new List<double>();
