@@ -158,6 +158,51 @@ async function controllerHarness() {
   return { h, session, notebooks, controller, execute, daemon: h.daemons.latest() };
 }
 
+test('update_display_data for a display shown by an earlier cell updates that cell, keeping its order, timing and status', async () => {
+  const { controller, execute, daemon } = await controllerHarness();
+  const nb = notebook();
+  daemon.run = (code, count) => {
+    if (code === 'show') {
+      return { status: 'ok', outputs: [{ type: 'display_data', data: { 'text/plain': '0%' }, metadata: {}, displayId: 'bar' }] };
+    }
+    if (code === 'update') {
+      return {
+        status: 'ok',
+        outputs: [
+          { type: 'update_display_data', data: { 'text/plain': '100%' }, metadata: {}, displayId: 'bar' },
+          { type: 'update_display_data', data: { 'text/plain': 'nobody' }, metadata: {}, displayId: 'unknown' },
+          { type: 'stream', name: 'stdout', text: `updated ${count}\n` },
+        ],
+      };
+    }
+    return { status: 'ok', outputs: [] };
+  };
+  const first = cell(0, 'show');
+  await execute(nb, [first]);
+  const shown = controller.executions[0];
+  const display = shown.outputs[0];
+  assert.deepEqual(display.items.map((i) => i.value), ['0%']);
+
+  await execute(nb, [cell(1, 'update')]);
+  await settle();
+  // The second cell ran; a short execution of the first replaced its display's items in place.
+  const forFirst = controller.executions.filter((e) => e.cell === first);
+  assert.equal(forFirst.length, 2);
+  assert.deepEqual(display.items.map((i) => i.value), ['100%']);
+  assert.equal(forFirst[1].outputs.length, 0, 'the update neither clears nor appends');
+  assert.ok(forFirst[1].ended);
+  const second = controller.executions.find((e) => e.cell.index === 1)!;
+  assert.deepEqual(second.outputs.map((o) => o.items.map((i) => i.value)), [['updated 2\n']]);
+
+  // Run the first cell again, now without the display: its old one is gone, so a later update touches nothing.
+  daemon.run = () => ({ status: 'ok', outputs: [] });
+  await execute(nb, [first]);
+  daemon.run = () => ({ status: 'ok', outputs: [{ type: 'update_display_data', data: { 'text/plain': 'late' }, metadata: {}, displayId: 'bar' }] });
+  await execute(nb, [cell(2, 'x')]);
+  assert.equal(controller.executions.filter((e) => e.cell === first).length, 3, 'no update execution for a display that is gone');
+  assert.deepEqual(display.items.map((i) => i.value), ['100%']);
+});
+
 test("the 'Colab' controller is for Jupyter notebooks in Python, with execution order, and names the local runtime", async () => {
   const { controller } = await controllerHarness();
   assert.equal(controller.id, 'colab');

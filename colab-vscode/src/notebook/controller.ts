@@ -41,6 +41,8 @@ export class ColabNotebookController implements Disposable {
   private readonly runtimeUrls = new Map<string, string>();
   /** Kernels of runtimes that went away (a daemon restart), by notebook URI: re-attached when the same server is back. */
   private readonly detached = new Map<string, { url: string; kernelId: string }>();
+  /** Outputs with a display id, by notebook URI then display id: update_display_data from a later cell finds them here. */
+  private readonly displays = new Map<string, Map<string, { cell: vscode.NotebookCell; output: vscode.NotebookCellOutput }>>();
   /** Where each running execution's outputs go, by executionId. */
   private readonly sinks = new Map<string, (output: KernelOutputParams['output']) => void>();
   private readonly subscriptions: Disposable[];
@@ -65,7 +67,10 @@ export class ColabNotebookController implements Disposable {
       controller,
       daemon.onNotification<KernelOutputParams>(runtimeMethods.kernelOutput, (p) => this.sinks.get(p.executionId)?.(p.output)),
       daemon.onRequest<KernelInputParams, KernelInputResult>(runtimeMethods.kernelInput, (p) => this.input(p)),
-      vscodeApi.workspace.onDidCloseNotebookDocument((notebook) => void this.shutdown(notebook)),
+      vscodeApi.workspace.onDidCloseNotebookDocument((notebook) => {
+        this.displays.delete(notebook.uri.toString());
+        void this.shutdown(notebook);
+      }),
       runtimes.onDidChange(() => {
         this.describe();
         this.forgetKernelsOfOtherRuntimes();
@@ -130,7 +135,20 @@ export class ColabNotebookController implements Disposable {
   private async runCell(execution: vscode.NotebookCellExecution, notebook: vscode.NotebookDocument): Promise<boolean> {
     execution.start(Date.now());
     await execution.clearOutput();
-    const outputs = new ExecutionOutputs(this.vscodeApi, execution);
+    const displays = this.displaysOf(notebook);
+    const forgetThisCell = () => {
+      for (const [id, shown] of [...displays]) {
+        if (shown.cell === execution.cell) {
+          displays.delete(id);
+        }
+      }
+    };
+    forgetThisCell(); // its outputs were just cleared
+    const outputs = new ExecutionOutputs(this.vscodeApi, execution, {
+      shown: (displayId, output) => displays.set(displayId, { cell: execution.cell, output }),
+      cleared: forgetThisCell,
+      elsewhere: (displayId, items) => this.updateDisplayElsewhere(displays, displayId, items),
+    });
     const model = new CellOutputModel();
     const executionId = this.newId();
     this.sinks.set(executionId, (output) => {
@@ -167,6 +185,50 @@ export class ColabNotebookController implements Disposable {
       return false;
     } finally {
       this.sinks.delete(executionId);
+    }
+  }
+
+  private displaysOf(notebook: vscode.NotebookDocument): Map<string, { cell: vscode.NotebookCell; output: vscode.NotebookCellOutput }> {
+    const key = notebook.uri.toString();
+    let displays = this.displays.get(key);
+    if (!displays) {
+      displays = new Map();
+      this.displays.set(key, displays);
+    }
+    return displays;
+  }
+
+  /**
+   * update_display_data for a display another cell shows (a handle from cell 1 updated in
+   * cell 5): VS Code changes a cell's outputs only through an execution of that cell, so a
+   * short one is made that keeps the cell's order, timing and status as they were.
+   */
+  private async updateDisplayElsewhere(
+    displays: Map<string, { cell: vscode.NotebookCell; output: vscode.NotebookCellOutput }>,
+    displayId: string,
+    items: vscode.NotebookCellOutputItem[],
+  ): Promise<void> {
+    const shown = displays.get(displayId);
+    if (!shown) {
+      return; // a display nobody shows (cleared, or from before this window): nothing to update
+    }
+    const summary = shown.cell.executionSummary;
+    let update: vscode.NotebookCellExecution;
+    try {
+      update = this.controller.createNotebookCellExecution(shown.cell);
+    } catch (error) {
+      // The cell is queued or running itself: its own run will show fresh outputs.
+      this.log.info(`display ${displayId}: not updated, its cell is busy (${messageOf(error)})`);
+      return;
+    }
+    update.executionOrder = summary?.executionOrder;
+    update.start(summary?.timing?.startTime);
+    try {
+      await update.replaceOutputItems(items, shown.output);
+    } catch (error) {
+      this.log.info(`display ${displayId}: could not be updated (${messageOf(error)})`);
+    } finally {
+      update.end(summary?.success, summary?.timing?.endTime);
     }
   }
 
@@ -261,6 +323,14 @@ class ExecutionOutputs {
   constructor(
     private readonly vscodeApi: Pick<typeof vscode, 'NotebookCellOutput' | 'NotebookCellOutputItem'>,
     private readonly execution: vscode.NotebookCellExecution,
+    private readonly displays?: {
+      /** An output with a display id was shown in this cell. */
+      shown(displayId: string, output: vscode.NotebookCellOutput): void;
+      /** This cell's outputs were cleared (clear_output). */
+      cleared(): void;
+      /** An update for a display this cell does not show. */
+      elsewhere(displayId: string, items: vscode.NotebookCellOutputItem[]): Promise<void>;
+    },
   ) {}
 
   apply(edits: OutputEdit[]): void {
@@ -279,11 +349,21 @@ class ExecutionOutputs {
     switch (edit.edit) {
       case 'clear':
         this.shown.length = 0;
+        this.displays?.cleared();
         return () => execution.clearOutput();
       case 'append': {
         const output = new this.vscodeApi.NotebookCellOutput(edit.output.items.map((i) => this.item(i)), edit.output.metadata);
         this.shown.push(output);
+        const displayId = edit.output.metadata.displayId;
+        if (typeof displayId === 'string') {
+          this.displays?.shown(displayId, output);
+        }
         return () => execution.appendOutput(output);
+      }
+      case 'updateDisplay': {
+        const items = edit.items.map((i) => this.item(i));
+        const displays = this.displays;
+        return () => displays?.elsewhere(edit.displayId, items) ?? Promise.resolve();
       }
       case 'appendItems': {
         const output = this.shown[edit.index];

@@ -22,7 +22,9 @@ export type OutputEdit =
   | { edit: 'clear' }
   | { edit: 'append'; output: PlainOutput }
   | { edit: 'appendItems'; index: number; items: PlainItem[] }
-  | { edit: 'replaceItems'; index: number; items: PlainItem[] };
+  | { edit: 'replaceItems'; index: number; items: PlainItem[] }
+  /** A display this cell does not have: it lives in another cell of the notebook (the controller finds it). */
+  | { edit: 'updateDisplay'; displayId: string; items: PlainItem[] };
 
 /** Mime types whose string values are base64 (nbformat stores binary images so). */
 const base64Mimes = new Set(['image/png', 'image/jpeg', 'image/gif', 'image/bmp', 'image/webp']);
@@ -75,11 +77,14 @@ export class CellOutputModel {
         return [this.clear()];
       case 'update_display_data': {
         // Updates an existing display; not an output of its own, so a pending clear waits on.
-        const index = message.displayId === undefined ? undefined : this.displays.get(message.displayId);
-        if (index === undefined) {
+        if (message.displayId === undefined) {
           return [];
         }
+        const index = this.displays.get(message.displayId);
         const items = mimeItems(message.data);
+        if (index === undefined) {
+          return [{ edit: 'updateDisplay', displayId: message.displayId, items }];
+        }
         this.outputs[index] = { ...this.outputs[index], items };
         return [{ edit: 'replaceItems', index, items }];
       }

@@ -76,8 +76,17 @@ internal sealed class StandInServer : IDisposable
 
     public void Dispose()
     {
-        _listener.Stop();
-        _listener.Close();
+        // Close only (it stops too): on Linux, Stop then Close removes the endpoint twice, and the
+        // second removal re-binds the port to find it, failing with "Address already in use" when
+        // another stand-in has taken that port meanwhile.
+        try
+        {
+            _listener.Close();
+        }
+        catch (HttpListenerException)
+        {
+            // Best effort: the listener is closed either way.
+        }
         _loop.Wait(TimeSpan.FromSeconds(5));
     }
 }
