@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, describe, it } from 'node:test';
-import { VsCodeSession, isAlive, timeoutMs, waitFor, withScreenshot } from './harness';
+import { VsCodeSession, isAlive, stillAlive, timeoutMs, waitFor, withScreenshot } from './harness';
 
 const commands = ['Colab: Show Daemon Log', 'Colab: Restart Daemon', 'Colab: Show Status'];
 
@@ -39,7 +39,7 @@ describe('Colab extension in VS Code (code-server)', { timeout: 10 * 60_000 }, (
     if (!session) return;
     for (const pid of session.daemonPids()) seenDaemons.add(pid);
     await session.close();
-    const left = [...seenDaemons].filter(isAlive);
+    const left = await stillAlive(seenDaemons);
     assert.deepEqual(left, [], `daemon processes still running after teardown: ${left.join(', ')}`);
   });
 

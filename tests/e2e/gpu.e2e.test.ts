@@ -10,7 +10,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, describe, it } from 'node:test';
-import { VsCodeSession, isAlive, repoRoot, timeoutMs, waitFor, withScreenshot } from './harness';
+import { VsCodeSession, isAlive, stillAlive, repoRoot, timeoutMs, waitFor, withScreenshot } from './harness';
 
 function buildFakeNvml(): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'colab-e2e-nvml-'));
@@ -40,7 +40,7 @@ describe('GPU status in VS Code (code-server)', { timeout: 10 * 60_000 }, () => 
       for (const pid of vs.daemonPids()) daemons.add(pid);
       await vs.close();
     }
-    const left = [...daemons].filter(isAlive);
+    const left = await stillAlive(daemons);
     assert.deepEqual(left, [], `daemon processes still running after teardown: ${left.join(', ')}`);
   });
 

@@ -430,6 +430,15 @@ export class VsCodeSession {
 }
 
 /** Whether `pid` runs (a zombie counts as gone). */
+/** The pids still alive after a bounded wait: a SIGKILLed process takes a moment to be gone on a loaded machine. */
+export async function stillAlive(pids: Iterable<number>, waitMs = 15_000): Promise<number[]> {
+  let left = [...pids].filter(isAlive);
+  for (const deadline = Date.now() + waitMs; left.length > 0 && Date.now() < deadline; left = left.filter(isAlive)) {
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return left;
+}
+
 export function isAlive(pid: number): boolean {
   try {
     const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');

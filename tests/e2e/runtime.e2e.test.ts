@@ -8,13 +8,17 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, describe, it } from 'node:test';
-import { VsCodeSession, isAlive, timeoutMs, waitFor, withScreenshot } from './harness';
+import { VsCodeSession, isAlive, stillAlive, timeoutMs, waitFor, withScreenshot } from './harness';
 
 // A 2x2 red PNG.
 const png = 'iVBORw0KGgoAAAANSUhEUgAAAAIAAAACCAIAAAD91JpzAAAAFklEQVR4nGP8z8DAwMDAxMDAwMDAAAANHQEDasKb6QAAAABJRU5ErkJggg==';
 
 function writeLoopNotebooks(workspace: string): void {
   fs.writeFileSync(path.join(workspace, 'loop.ipynb'), notebook(['import time\nprint("looping")\nwhile True:\n    time.sleep(0.1)']));
+  fs.writeFileSync(path.join(workspace, 'display.ipynb'), notebook([
+    'from IPython.display import display\nhandle = display("display not updated yet", display_id=True)',
+    'handle.update("display updated from the next cell")',
+  ]));
   fs.writeFileSync(path.join(workspace, 'loop2.ipynb'), notebook(['import time\nprint("looping again")\nwhile True:\n    time.sleep(0.1)']));
 }
 
@@ -78,7 +82,7 @@ describe('Runtimes in VS Code (code-server)', { timeout: 10 * 60_000 }, () => {
     if (!session) return;
     for (const pid of session.daemonPids()) seenDaemons.add(pid);
     await session.close();
-    const left = [...seenDaemons].filter(isAlive);
+    const left = await stillAlive(seenDaemons);
     assert.deepEqual(left, [], `daemon processes still running after teardown: ${left.join(', ')}`);
   });
 
@@ -147,6 +151,21 @@ describe('Runtimes in VS Code (code-server)', { timeout: 10 * 60_000 }, () => {
     await vs.page.keyboard.press('i');
     await waitFor('a new KeyboardInterrupt in the output', async () => ((await interrupts()) > before ? true : undefined),
       async () => (await allText(vs)).slice(-400), 2 * timeoutMs);
+  });
+
+  scenario('3c-display-across-cells', 'a display shown by one cell is updated in place by the next cell (update_display_data across cells)', async () => {
+    const vs = await s();
+    await openNotebook(vs, 'display.ipynb');
+    await vs.page.locator('.notebook-toolbar-container >> visible=true').getByText('Run All', { exact: true }).first().click();
+    await waitFor(
+      'the first cell\'s display to read what the second cell set',
+      async () => {
+        const text = await allText(vs);
+        return text.includes('display updated from the next cell') && !text.includes('display not updated yet') ? true : undefined;
+      },
+      async () => (await allText(vs)).slice(-400),
+      4 * timeoutMs,
+    );
   });
 
   scenario('4-terminal', '"Colab: Open Terminal on Runtime" opens a shell on the runtime that runs a command', async () => {

@@ -17,7 +17,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, describe, it } from 'node:test';
 import type { Frame } from 'playwright-core';
-import { VsCodeSession, isAlive, loadCodeServerModule, repoRoot, timeoutMs, waitFor, withScreenshot } from './harness';
+import { VsCodeSession, isAlive, stillAlive, loadCodeServerModule, repoRoot, timeoutMs, waitFor, withScreenshot } from './harness';
 
 const docsImages = path.join(repoRoot, 'docs', 'images');
 const updateDocs = process.env.COLAB_E2E_DOCS_IMAGES === '1';
@@ -168,7 +168,7 @@ describe('User-guide screenshots in VS Code (code-server)', { timeout: 20 * 60_0
       await session.close();
     }
     fs.rmSync(scratch, { recursive: true, force: true });
-    const left = [...seenDaemons].filter(isAlive);
+    const left = await stillAlive(seenDaemons);
     assert.deepEqual(left, [], `daemon processes still running after teardown: ${left.join(', ')}`);
   });
 
