@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { DaemonSnapshot } from '../../colab-vscode/src/daemon/client';
 import { Emitter } from '../../colab-vscode/src/events';
-import { checkRemotePath, defaultRemotePath } from '../../colab-vscode/src/terminal/commands';
+import { checkRemotePath, defaultRemotePath, downloadFromRuntime, uploadToRuntime, type TerminalCommandContext } from '../../colab-vscode/src/terminal/commands';
 import { RuntimeTerminal } from '../../colab-vscode/src/terminal/runtimeTerminal';
 import { readSetupCommands } from '../../colab-vscode/src/terminal/setup';
 
@@ -161,4 +161,54 @@ test('keystrokes typed while a send is in flight go in order, batched into the n
   gate.shift()!();
   await new Promise((r) => setImmediate(r));
   assert.equal(inputs().join(''), 'echo hi\r');
+});
+
+test("upload and download from a Runtimes view row use that row's runtime, not the active one", async () => {
+  const requests: { method: string; params: Record<string, unknown> }[] = [];
+  const shown: string[] = [];
+  const row = { kind: 'runtime', id: 'runtime.remote-2', runtime: { runtime: { id: 'remote-2', kind: 'remote', url: 'http://gpu:8888/', state: 'connected' } } };
+  const file = { scheme: 'file', fsPath: '/work/data.csv', path: '/work/data.csv' };
+  let ensured = 0;
+  const ctx = {
+    vscode: {
+      ProgressLocation: { Notification: 15 },
+      Uri: { joinPath: (base: { fsPath: string }, name: string) => ({ fsPath: `${base.fsPath}/${name}` }) },
+      window: {
+        showOpenDialog: async () => [file],
+        showInputBox: async (o: { value: string }) => o.value,
+        showSaveDialog: async () => ({ fsPath: '/work/result.txt' }),
+        showQuickPick: async (items: { entry?: { type: string } }[]) => items.find((i) => i.entry?.type === 'file'),
+        withProgress: async (_o: unknown, work: (p: unknown, t: unknown) => Promise<unknown>) => work({}, {}),
+        showInformationMessage: async (m: string) => void shown.push(m),
+        showErrorMessage: async (m: string) => void shown.push(`error: ${m}`),
+        showWarningMessage: async () => undefined,
+      },
+      workspace: { getWorkspaceFolder: () => undefined, asRelativePath: () => 'data.csv', workspaceFolders: undefined },
+    },
+    daemon: {
+      onDidChange: () => ({ dispose() {} }),
+      onNotification: () => ({ dispose() {} }),
+      request: async (method: string, params: Record<string, unknown>) => {
+        requests.push({ method, params });
+        if (method === 'colab/files/list') return { entries: [{ name: 'result.txt', path: 'result.txt', type: 'file', size: 3 }] };
+        return { files: 1, folders: 0, bytes: 3, skipped: [] };
+      },
+    },
+    ensureRuntime: async () => (ensured++, { id: 'local-1', kind: 'local', url: 'http://127.0.0.1:1/', state: 'connected' }),
+  } as unknown as TerminalCommandContext;
+
+  await uploadToRuntime(ctx)(row);
+  await downloadFromRuntime(ctx)(row);
+  assert.equal(ensured, 0, 'the active runtime was not asked for');
+  assert.deepEqual(
+    requests.map((r) => [r.method, r.params.runtimeId]),
+    [['colab/files/upload', 'remote-2'], ['colab/files/list', 'remote-2'], ['colab/files/download', 'remote-2']],
+  );
+  assert.equal(requests[0].params.localPath, '/work/data.csv');
+
+  // From the Explorer (a file URI) and the palette, the active runtime is used.
+  requests.length = 0;
+  await uploadToRuntime(ctx)(file, [file]);
+  assert.deepEqual(requests.map((r) => r.params.runtimeId), ['local-1']);
+  assert.equal(ensured, 1);
 });

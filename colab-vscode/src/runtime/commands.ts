@@ -110,7 +110,8 @@ export function connectRemoteRuntime(ctx: RuntimeCommandContext): Command {
 }
 
 /** The runtime of a Runtimes view row (the view passes its node to context actions). */
-function runtimeOfNode(arg: unknown): RuntimeInfo | undefined {
+/** The runtime of a Runtimes view row passed as a command argument (undefined for anything else). */
+export function runtimeOfNode(arg: unknown): RuntimeInfo | undefined {
   const node = arg as { kind?: string; runtime?: { runtime?: RuntimeInfo } } | undefined;
   return node?.kind === 'runtime' && typeof node.runtime?.runtime?.id === 'string' ? node.runtime.runtime : undefined;
 }

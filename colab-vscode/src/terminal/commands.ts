@@ -3,6 +3,7 @@
 // request to the daemon (which does the work, with progress) and shows the answer.
 
 import type * as vscode from 'vscode';
+import { runtimeOfNode } from '../runtime/commands';
 import { messageOf } from '../daemon/client';
 import type { Disposable } from '../events';
 import {
@@ -110,17 +111,25 @@ async function transfer<P extends { overwrite?: boolean }>(ctx: TerminalCommandC
   }
 }
 
-export function uploadToRuntime(ctx: TerminalCommandContext): (uri?: vscode.Uri, selected?: vscode.Uri[]) => Promise<void> {
+/** A file URI, as the Explorer passes one (a Runtimes view row is not). */
+function isUri(value: unknown): value is vscode.Uri {
+  return typeof (value as vscode.Uri | undefined)?.scheme === 'string' && typeof (value as vscode.Uri | undefined)?.fsPath === 'string';
+}
+
+/** Explorer: (clicked file, selected files); Runtimes view: (the runtime's row); palette: (). */
+export function uploadToRuntime(ctx: TerminalCommandContext): (uri?: unknown, selected?: unknown[]) => Promise<void> {
   return async (uri, selected) => {
     const { window, workspace } = ctx.vscode;
-    let uris = selected && selected.length > 0 ? selected : uri ? [uri] : undefined;
+    const fromView = runtimeOfNode(uri);
+    const picked = (selected ?? []).filter(isUri);
+    let uris = picked.length > 0 ? picked : isUri(uri) ? [uri] : undefined;
     if (!uris) {
       uris = await window.showOpenDialog({ canSelectFiles: true, canSelectFolders: true, canSelectMany: true, openLabel: 'Upload to Runtime' });
       if (!uris || uris.length === 0) {
         return;
       }
     }
-    const runtime = await ctx.ensureRuntime();
+    const runtime = fromView ?? (await ctx.ensureRuntime());
     for (const source of uris.filter((u) => u.scheme === 'file')) {
       const basename = source.path.split('/').pop() ?? 'upload';
       const relative = workspace.getWorkspaceFolder(source) ? workspace.asRelativePath(source, false) : undefined;
@@ -187,10 +196,11 @@ export async function pickRuntimeEntry(ctx: TerminalCommandContext, runtimeId: s
   }
 }
 
-export function downloadFromRuntime(ctx: TerminalCommandContext): (remotePath?: string) => Promise<void> {
+/** Palette: (); a caller: (the runtime path); Runtimes view: (the runtime's row). */
+export function downloadFromRuntime(ctx: TerminalCommandContext): (remotePath?: unknown) => Promise<void> {
   return async (remotePath) => {
     const { window, workspace, Uri } = ctx.vscode;
-    const runtime = await ctx.ensureRuntime();
+    const runtime = runtimeOfNode(remotePath) ?? (await ctx.ensureRuntime());
     let entry: RuntimeFileEntry | undefined;
     try {
       entry = typeof remotePath === 'string' ? { name: remotePath.split('/').pop() ?? remotePath, path: remotePath, type: 'file' } : await pickRuntimeEntry(ctx, runtime.id);
