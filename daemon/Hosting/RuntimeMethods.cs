@@ -181,6 +181,26 @@ internal sealed class RuntimeMethods(RuntimeManager runtimes, RuntimeIdleMonitor
             }
             throw;
         }
+        finally
+        {
+            ReturnMemoryAfterLargeOutput();
+        }
+    }
+
+    /// <summary>Above this much committed GC memory after a cell, the heap is compacted and given back to the OS.</summary>
+    private const long LargeHeapBytes = 256L * 1024 * 1024;
+
+    /// <summary>
+    /// A cell that printed hundreds of MB leaves a large, mostly empty heap behind that the GC
+    /// keeps (RSS stayed at the peak between prints). One aggressive, compacting collection after
+    /// such a cell returns it; an ordinary cell never reaches the threshold and pays nothing.
+    /// </summary>
+    private static void ReturnMemoryAfterLargeOutput()
+    {
+        if (GC.GetGCMemoryInfo().TotalCommittedBytes > LargeHeapBytes)
+        {
+            GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
+        }
     }
 
     private static async Task<string> AskForInputAsync(JsonRpcConnection connection, string executionId, InputRequest request,
