@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, describe, it } from 'node:test';
-import { VsCodeSession, isAlive, stillAlive, timeoutMs, waitFor, withScreenshot } from './harness';
+import { VsCodeSession, stillAlive, timeoutMs, waitFor, withScreenshot } from './harness';
 
 const commands = ['Colab: Show Daemon Log', 'Colab: Restart Daemon', 'Colab: Show Status'];
 

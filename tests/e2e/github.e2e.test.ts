@@ -8,7 +8,7 @@ import * as assert from 'node:assert/strict';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, describe, it } from 'node:test';
-import { VsCodeSession, isAlive, stillAlive, timeoutMs, waitFor, withScreenshot } from './harness';
+import { VsCodeSession, stillAlive, timeoutMs, waitFor, withScreenshot } from './harness';
 
 /** The slice of GitHub's REST API that opening one notebook uses, at the Enterprise layout (/api/v3). */
 function startGitHubStandIn(files: Record<string, string>): Promise<{ url: string; requests: string[]; close: () => Promise<void> }> {

@@ -6,19 +6,8 @@
 // Run: npx tsc -p tests && node --test out/tests/e2e/gpu.e2e.test.js
 import * as assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
 import { after, describe, it } from 'node:test';
-import { VsCodeSession, isAlive, stillAlive, repoRoot, timeoutMs, waitFor, withScreenshot } from './harness';
-
-function buildFakeNvml(): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'colab-e2e-nvml-'));
-  const lib = path.join(dir, 'libnvidia-ml.so.1');
-  const gcc = spawnSync('gcc', ['-shared', '-fPIC', '-O1', '-o', lib, path.join(repoRoot, 'tests', 'fixtures', 'fake-nvml', 'fake_nvml.c')], { encoding: 'utf8' });
-  assert.equal(gcc.status, 0, `gcc could not build the fake NVML (apt-get install build-essential): ${gcc.stderr}`);
-  return lib;
-}
+import { VsCodeSession, buildFakeNvml, stillAlive, timeoutMs, waitFor, withScreenshot } from './harness';
 
 describe('GPU status in VS Code (code-server)', { timeout: 10 * 60_000 }, () => {
   const sessions: VsCodeSession[] = [];

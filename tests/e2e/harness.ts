@@ -5,6 +5,7 @@
 //
 // Synchronisation is always "poll a condition until one shared timeout", never a sleep;
 // every failure says what was seen.
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -481,4 +482,47 @@ export function withScreenshot(session: () => VsCodeSession | undefined, name: s
       if (s) await s.screenshot(name).catch((e) => process.stderr.write(`screenshot ${name} failed: ${(e as Error).message}\n`));
     }
   };
+}
+
+// ---- helpers shared by the scenario files -------------------------------------
+
+/** Builds the fake NVML library (tests/fixtures/fake-nvml) into a temporary folder; returns its path. */
+export function buildFakeNvml(): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'colab-e2e-nvml-'));
+  const lib = path.join(dir, 'libnvidia-ml.so.1');
+  const gcc = spawnSync('gcc', ['-shared', '-fPIC', '-O1', '-o', lib, path.join(repoRoot, 'tests', 'fixtures', 'fake-nvml', 'fake_nvml.c')], { encoding: 'utf8' });
+  if (gcc.status !== 0) throw new Error(`gcc could not build the fake NVML (apt-get install build-essential): ${gcc.stderr}`);
+  return lib;
+}
+
+/** An nbformat 4 notebook of Python code cells, as file text. */
+export function notebook(cells: string[]): string {
+  return JSON.stringify(
+    {
+      cells: cells.map((source) => ({ cell_type: 'code', execution_count: null, metadata: {}, outputs: [], source: [source] })),
+      metadata: { kernelspec: { name: 'python3', display_name: 'Python 3', language: 'python' }, language_info: { name: 'python' } },
+      nbformat: 4,
+      nbformat_minor: 5,
+    },
+    null,
+    1,
+  );
+}
+
+/** The text of every frame (outputs and webviews render in nested frames); Monaco's non-breaking spaces as spaces. */
+export async function allText(vs: VsCodeSession): Promise<string> {
+  const texts: string[] = [];
+  for (const frame of vs.page.frames()) {
+    texts.push((await frame.locator('body').innerText({ timeout: 1000 }).catch(() => '')).replace(/\u00a0/g, ' '));
+  }
+  return texts.join('\n');
+}
+
+/** Quick Open (Ctrl+P): types a file name, waits for it to be offered, opens it. */
+export async function quickOpen(vs: VsCodeSession, file: string): Promise<void> {
+  await vs.page.keyboard.press('Control+P');
+  await vs.page.keyboard.type(file);
+  await waitFor(`Quick Open to offer ${file}`, async () => ((await vs.paletteRows()).some((r) => r.includes(file)) ? true : undefined),
+    async () => `rows: ${JSON.stringify(await vs.paletteRows())}`);
+  await vs.page.keyboard.press('Enter');
 }

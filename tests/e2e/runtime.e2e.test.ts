@@ -8,7 +8,7 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, describe, it } from 'node:test';
-import { VsCodeSession, isAlive, stillAlive, timeoutMs, waitFor, withScreenshot } from './harness';
+import { VsCodeSession, allText, isAlive, notebook, quickOpen, stillAlive, timeoutMs, waitFor, withScreenshot } from './harness';
 
 // A 2x2 red PNG.
 const png = 'iVBORw0KGgoAAAANSUhEUgAAAAIAAAACCAIAAAD91JpzAAAAFklEQVR4nGP8z8DAwMDAxMDAwMDAAAANHQEDasKb6QAAAABJRU5ErkJggg==';
@@ -16,32 +16,11 @@ const png = 'iVBORw0KGgoAAAANSUhEUgAAAAIAAAACCAIAAAD91JpzAAAAFklEQVR4nGP8z8DAwMD
 function writeLoopNotebooks(workspace: string): void {
   fs.writeFileSync(path.join(workspace, 'loop.ipynb'), notebook(['import time\nprint("looping")\nwhile True:\n    time.sleep(0.1)']));
   fs.writeFileSync(path.join(workspace, 'display.ipynb'), notebook([
-    'from IPython.display import display\nhandle = display("display not updated yet", display_id=True)',
-    'handle.update("display updated from the next cell")',
+    // The phrases are joined in Python so that only the outputs, never the cells' source, contain them.
+    'from IPython.display import display\nhandle = display("display not " + "updated yet", display_id=True)',
+    'handle.update("display updated " + "from the next cell")',
   ]));
   fs.writeFileSync(path.join(workspace, 'loop2.ipynb'), notebook(['import time\nprint("looping again")\nwhile True:\n    time.sleep(0.1)']));
-}
-
-function notebook(cells: string[]): string {
-  return JSON.stringify(
-    {
-      cells: cells.map((source) => ({ cell_type: 'code', execution_count: null, metadata: {}, outputs: [], source: [source] })),
-      metadata: { kernelspec: { name: 'python3', display_name: 'Python 3', language: 'python' }, language_info: { name: 'python' } },
-      nbformat: 4,
-      nbformat_minor: 5,
-    },
-    null,
-    1,
-  );
-}
-
-/** The text of every frame (outputs render in the notebook's webview, a nested frame). */
-async function allText(vs: VsCodeSession): Promise<string> {
-  const texts: string[] = [];
-  for (const frame of vs.page.frames()) {
-    texts.push(await frame.locator('body').innerText({ timeout: 1000 }).catch(() => ''));
-  }
-  return texts.join('\n');
 }
 
 async function pngImages(vs: VsCodeSession): Promise<number> {
@@ -53,11 +32,7 @@ async function pngImages(vs: VsCodeSession): Promise<number> {
 }
 
 async function openNotebook(vs: VsCodeSession, file: string): Promise<void> {
-  await vs.page.keyboard.press('Control+P');
-  await vs.page.keyboard.type(file);
-  await waitFor(`Quick Open to offer ${file}`, async () => ((await vs.paletteRows()).some((r) => r.includes(file)) ? true : undefined),
-    async () => `rows: ${JSON.stringify(await vs.paletteRows())}`);
-  await vs.page.keyboard.press('Enter');
+  await quickOpen(vs, file);
   await waitFor(`the notebook editor for ${file}`, async () => ((await vs.page.locator('.notebook-editor').count()) > 0 ? true : undefined), () => 'no .notebook-editor');
 }
 

@@ -11,55 +11,15 @@
 //
 // Run: npx tsc -p tests && node --test --test-concurrency=1 out/tests/e2e/screens.e2e.test.js
 import * as assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, describe, it } from 'node:test';
 import type { Frame } from 'playwright-core';
-import { VsCodeSession, isAlive, stillAlive, loadCodeServerModule, repoRoot, timeoutMs, waitFor, withScreenshot } from './harness';
+import { VsCodeSession, allText, buildFakeNvml, stillAlive, loadCodeServerModule, notebook, quickOpen, repoRoot, timeoutMs, waitFor, withScreenshot } from './harness';
 
 const docsImages = path.join(repoRoot, 'docs', 'images');
 const updateDocs = process.env.COLAB_E2E_DOCS_IMAGES === '1';
-
-function buildFakeNvml(): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'colab-e2e-nvml-'));
-  const lib = path.join(dir, 'libnvidia-ml.so.1');
-  const gcc = spawnSync('gcc', ['-shared', '-fPIC', '-O1', '-o', lib, path.join(repoRoot, 'tests', 'fixtures', 'fake-nvml', 'fake_nvml.c')], { encoding: 'utf8' });
-  assert.equal(gcc.status, 0, `gcc could not build the fake NVML (apt-get install build-essential): ${gcc.stderr}`);
-  return lib;
-}
-
-function notebook(cells: string[]): string {
-  return JSON.stringify(
-    {
-      cells: cells.map((source) => ({ cell_type: 'code', execution_count: null, metadata: {}, outputs: [], source: [source] })),
-      metadata: { kernelspec: { name: 'python3', display_name: 'Python 3', language: 'python' }, language_info: { name: 'python' } },
-      nbformat: 4,
-      nbformat_minor: 5,
-    },
-    null,
-    1,
-  );
-}
-
-/** The text of every frame (outputs and webviews render in nested frames). */
-async function allText(vs: VsCodeSession): Promise<string> {
-  const texts: string[] = [];
-  for (const frame of vs.page.frames()) {
-    // Monaco shows spaces as non-breaking ones.
-    texts.push((await frame.locator('body').innerText({ timeout: 1000 }).catch(() => '')).replace(/\u00a0/g, ' '));
-  }
-  return texts.join('\n');
-}
-
-async function openFile(vs: VsCodeSession, file: string): Promise<void> {
-  await vs.page.keyboard.press('Control+P');
-  await vs.page.keyboard.type(file);
-  await waitFor(`Quick Open to offer ${file}`, async () => ((await vs.paletteRows()).some((r) => r.includes(file)) ? true : undefined),
-    async () => `rows: ${JSON.stringify(await vs.paletteRows())}`);
-  await vs.page.keyboard.press('Enter');
-}
 
 /** The rows of a side bar view ("Runtimes", "Google Drive") as "label — description", expanding it first; undefined when absent. */
 async function viewRows(vs: VsCodeSession, title: string): Promise<string[] | undefined> {
@@ -183,7 +143,7 @@ describe('User-guide screenshots in VS Code (code-server)', { timeout: 20 * 60_0
         'import numpy as np\nx = np.arange(1, 11)\nprint("sum of squares:", int((x ** 2).sum()))',
       ]),
     );
-    await openFile(vs, 'getting-started.ipynb');
+    await quickOpen(vs, 'getting-started.ipynb');
     await waitFor('the notebook editor', async () => ((await vs.page.locator('.notebook-editor').count()) > 0 ? true : undefined), () => 'no .notebook-editor');
     await vs.page.locator('.notebook-toolbar-container').getByText('Run All', { exact: true }).first().click();
     await waitFor(
