@@ -34,7 +34,13 @@ run_dotnet() {
   done <<<"$lines"
   passed=$((passed + p)); failed=$((failed + f)); skipped=$((skipped + s))
   [ "$rc" -ne 0 ] && [ "$f" -eq 0 ] && { broken+=("daemon tests (exit $rc)"); failed=$((failed + 1)); }
-  [ "$f" -gt 0 ] && broken+=("daemon tests")
+  if [ "$f" -gt 0 ]; then
+    # Name each failed test, so the last lines of a CI log say which one.
+    local names
+    names=$(grep -E "^ +Failed [A-Za-z_]" "$log" | sed -E 's/^ +Failed +//; s/ \[.*$//' | sort -u | head -n 20)
+    broken+=("daemon tests")
+    while IFS= read -r n; do [ -n "$n" ] && broken+=("  $n"); done <<<"$names"
+  fi
 }
 
 # Counts from Node's test runner spec reporter ("ℹ pass 12").
@@ -59,7 +65,12 @@ run_node() {
   fi
   passed=$((passed + p)); failed=$((failed + f)); skipped=$((skipped + ${s:-0}))
   [ "$rc" -ne 0 ] && [ "$f" -eq 0 ] && { broken+=("$name (exit $rc)"); failed=$((failed + 1)); }
-  [ "$f" -gt 0 ] && broken+=("$name")
+  if [ "$f" -gt 0 ]; then
+    broken+=("$name")
+    local names
+    names=$(grep -E "^ *✖ " "$log" | sed -E 's/^ *✖ //; s/ \([0-9.]+ms\)$//' | sort -u | head -n 20)
+    while IFS= read -r n; do [ -n "$n" ] && broken+=("  $n"); done <<<"$names"
+  fi
 }
 
 run_dotnet
