@@ -276,6 +276,8 @@ export interface KernelStartParams {
   kernelName?: string;
   /** Re-attach to this kernel (still running on the server, e.g. after a daemon restart) instead of starting one. */
   kernelId?: string;
+  /** A new kernel's notebook (workspace-relative path or name): the kernel gets a Jupyter session with this path. */
+  notebook?: string;
 }
 
 export interface KernelIdParams {

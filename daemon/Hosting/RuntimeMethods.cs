@@ -49,7 +49,7 @@ internal sealed class RuntimeMethods(RuntimeManager runtimes, RuntimeIdleMonitor
         connection.OnRequest(Methods.KernelStart, json.KernelStartParams, json.RuntimeKernelInfo, (p, ctx) => Guard(
             () => p.KernelId is { } existing
                 ? runtimes.AttachKernelAsync(p.RuntimeId, existing, ctx.CancellationToken)
-                : runtimes.StartKernelAsync(p.RuntimeId, p.KernelName, cancellationToken: ctx.CancellationToken)));
+                : runtimes.StartKernelAsync(p.RuntimeId, p.KernelName, notebook: ValidNotebookLabel(p.Notebook), cancellationToken: ctx.CancellationToken)));
 
         connection.OnRequest(Methods.KernelList, json.RuntimeIdParams, json.KernelListResult, (p, ctx) => Guard(async () =>
             new KernelListResult(await runtimes.ListKernelsAsync(p.RuntimeId, ctx.CancellationToken).ConfigureAwait(false))));
@@ -185,6 +185,25 @@ internal sealed class RuntimeMethods(RuntimeManager runtimes, RuntimeIdleMonitor
         {
             ReturnMemoryAfterLargeOutput();
         }
+    }
+
+    /// <summary>The longest notebook label a kernel's session may carry.</summary>
+    internal const int MaxNotebookLabel = 1024;
+
+    /// <summary>A notebook label for a session: printable, relative, at most <see cref="MaxNotebookLabel"/> characters.</summary>
+    internal static string? ValidNotebookLabel(string? notebook)
+    {
+        if (notebook is null)
+        {
+            return null;
+        }
+        if (notebook.Length == 0 || notebook.Length > MaxNotebookLabel || notebook.Any(char.IsControl)
+            || notebook.StartsWith('/') || notebook.StartsWith('\\') || notebook.Split('/', '\\').Any(s => s == ".."))
+        {
+            throw new JsonRpcException(ErrorCodes.InvalidParams,
+                $"Invalid params: notebook must be a relative path of 1 to {MaxNotebookLabel} printable characters without '..' (e.g. train/mnist.ipynb).");
+        }
+        return notebook;
     }
 
     /// <summary>Above this much committed GC memory after a cell, the heap is compacted and given back to the OS.</summary>

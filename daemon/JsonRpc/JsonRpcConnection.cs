@@ -122,6 +122,8 @@ public sealed partial class JsonRpcConnection : IAsyncDisposable
         }
     }
 
+    private const int LargeBodyBytes = 1024 * 1024;
+
     private void Dispatch(byte[] body)
     {
         JsonDocument document;
@@ -141,7 +143,9 @@ public sealed partial class JsonRpcConnection : IAsyncDisposable
             return;
         }
 
-        using (document)
+        // A large body's document is left to the GC: disposing it would park its index, as large as the
+        // body, in the shared ArrayPool for good (see KernelWire.PooledParseLimit).
+        using (body.Length > LargeBodyBytes ? null : document)
         {
             var root = document.RootElement;
             if (root.ValueKind == JsonValueKind.Array)

@@ -14,8 +14,12 @@ public sealed record RuntimeListResult(IReadOnlyList<RuntimeInfo> Runtimes);
 
 public sealed record RuntimeIdParams(string RuntimeId);
 
-/// <summary><c>colab/kernel/start</c>: a new kernel, or with <c>kernelId</c> re-attach to one the server still runs (after a daemon restart) and own it again.</summary>
-public sealed record KernelStartParams(string RuntimeId, string? KernelName = null, string? KernelId = null);
+/// <summary>
+/// <c>colab/kernel/start</c>: a new kernel, or with <c>kernelId</c> re-attach to one the server still runs (after a daemon restart) and own it again.
+/// <c>notebook</c> (a new kernel only): the notebook it is for, e.g. <c>train/mnist.ipynb</c>; the kernel gets a Jupyter session
+/// with that path, so the Runtimes view, JupyterLab and <c>/api/sessions</c> say which notebook uses it.
+/// </summary>
+public sealed record KernelStartParams(string RuntimeId, string? KernelName = null, string? KernelId = null, string? Notebook = null);
 
 public sealed record KernelListResult(IReadOnlyList<RuntimeKernelInfo> Kernels);
 

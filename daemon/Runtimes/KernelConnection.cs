@@ -587,7 +587,7 @@ public sealed class KernelConnection : IAsyncDisposable
         KernelMessage? message;
         string? error;
         var ok = type == WebSocketMessageType.Text
-            ? KernelWire.TryDecodeLegacyText(frame, out message, out error)
+            ? KernelWire.TryDecodeLegacyText(frame, owned, out message, out error)
             : Protocol == KernelWireProtocol.V1
                 ? KernelWire.TryDecodeV1(frame, owned, out message, out error)
                 : KernelWire.TryDecodeLegacyBinary(frame, out message, out error);

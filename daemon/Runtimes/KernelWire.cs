@@ -171,6 +171,20 @@ public static class KernelWire
     public static bool TryDecodeLegacyText(ReadOnlySpan<byte> utf8, out KernelMessage? message, out string? error)
         => TryDecodeLegacyJson(utf8, [], out message, out error);
 
+    /// <summary>
+    /// Like <see cref="TryDecodeLegacyText(ReadOnlySpan{byte}, out KernelMessage?, out string?)"/>; when
+    /// <paramref name="owned"/> holds the same bytes and is never reused, the message is parsed in place instead of copied.
+    /// </summary>
+    public static bool TryDecodeLegacyText(ReadOnlySpan<byte> utf8, ReadOnlyMemory<byte> owned, out KernelMessage? message, out string? error)
+    {
+        if (owned.Length != utf8.Length || owned.Length == 0)
+        {
+            return TryDecodeLegacyJson(utf8, [], out message, out error);
+        }
+        message = null;
+        return TryParseJsonInPlace(owned, "message", out var root, out error) && TryBuildLegacy(root, [], out message, out error);
+    }
+
     public static bool TryDecodeLegacyBinary(ReadOnlySpan<byte> frame, out KernelMessage? message, out string? error)
     {
         message = null;
@@ -227,10 +241,12 @@ public static class KernelWire
     private static bool TryDecodeLegacyJson(ReadOnlySpan<byte> utf8, ReadOnlyMemory<byte>[] buffers, out KernelMessage? message, out string? error)
     {
         message = null;
-        if (!TryParseJson(utf8, "message", out var root, out error))
-        {
-            return false;
-        }
+        return TryParseJson(utf8, "message", out var root, out error) && TryBuildLegacy(root, buffers, out message, out error);
+    }
+
+    private static bool TryBuildLegacy(JsonElement root, ReadOnlyMemory<byte>[] buffers, out KernelMessage? message, out string? error)
+    {
+        message = null;
         if (root.ValueKind != JsonValueKind.Object)
         {
             error = $"legacy message is a JSON {root.ValueKind}, not an object";
@@ -307,8 +323,19 @@ public static class KernelWire
         }
     }
 
+    /// <summary>
+    /// Above this size a JSON value is parsed into a copy the GC owns. <see cref="JsonElement.ParseValue"/> rents an index
+    /// as large as the input from the shared <c>ArrayPool</c> and returns it there, where each thread pool thread kept one
+    /// (a 128 MiB array stayed behind after every 100 MB print).
+    /// </summary>
+    internal const int PooledParseLimit = 1024 * 1024;
+
     private static bool TryParseJson(ReadOnlySpan<byte> utf8, string what, out JsonElement element, out string? error)
     {
+        if (utf8.Length > PooledParseLimit)
+        {
+            return TryParseJsonInPlace(utf8.ToArray(), what, out element, out error);
+        }
         if (!System.Text.Unicode.Utf8.IsValid(utf8))
         {
             element = default;

@@ -194,11 +194,24 @@ public sealed class RuntimeManager : IAsyncDisposable, IDisposable
         return [.. kernels.Where(k => !runtime.HiddenKernels.ContainsKey(k.Id)).Select(k => Describe(runtime, k))];
     }
 
-    public async Task<RuntimeKernelInfo> StartKernelAsync(string runtimeId, string? kernelName = null, string? path = null, CancellationToken cancellationToken = default)
+    /// <param name="notebook">The notebook the kernel is for: it gets a Jupyter session with that path (best effort; the kernel works without).</param>
+    public async Task<RuntimeKernelInfo> StartKernelAsync(string runtimeId, string? kernelName = null, string? path = null, CancellationToken cancellationToken = default,
+        string? notebook = null)
     {
         var runtime = Find(runtimeId);
         var kernel = await runtime.Client.StartKernelAsync(kernelName, path, cancellationToken).ConfigureAwait(false);
         runtime.StartedKernels[kernel.Id] = 0;
+        if (notebook is not null)
+        {
+            try
+            {
+                await runtime.Client.CreateSessionAsync(notebook, kernelId: kernel.Id, cancellationToken: cancellationToken).ConfigureAwait(false);
+            }
+            catch (JupyterException e)
+            {
+                _logger.LogInformation("runtime {Id}: kernel {Kernel} runs without a session for {Notebook}: {Error}", runtime.Id, kernel.Id, notebook, e.Message);
+            }
+        }
         await TellKernelWhereItIsAsync(runtime, kernel, cancellationToken).ConfigureAwait(false);
         RaiseChanged();
         return Describe(runtime, kernel);

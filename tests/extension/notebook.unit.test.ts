@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ColabNotebookController } from '../../colab-vscode/src/notebook/controller';
+import { maxNotebookLabel, notebookLabel } from '../../colab-vscode/src/notebook/notebookLabel';
 import { CellOutputModel, mimeItems, type OutputEdit } from '../../colab-vscode/src/notebook/outputs';
 import type { KernelOutput } from '../../colab-vscode/src/runtime/methods';
 import { RuntimeSession } from '../../colab-vscode/src/runtime/session';
@@ -296,4 +297,22 @@ test('when the runtime cannot be connected, the cell says why and fails', async 
   const [e] = controller.executions;
   assert.equal(e.success, false);
   assert.match(JSON.parse(e.outputs[0].items[0].value).message, /no jupyter-server/);
+});
+
+test('a kernel is labelled with its notebook: the workspace-relative path, else the file name; never absolute, never "..", no control characters', () => {
+  const uri = (path: string) => ({ path, toString: () => `file://${path}` });
+  assert.equal(notebookLabel(uri('/work/project/train/mnist.ipynb'), 'train/mnist.ipynb'), 'train/mnist.ipynb');
+  // Outside the workspace VS Code returns the absolute path: only the name is used.
+  assert.equal(notebookLabel(uri('/elsewhere/a.ipynb'), '/elsewhere/a.ipynb'), 'a.ipynb');
+  assert.equal(notebookLabel(uri('C:\\Users\\me\\b.ipynb'), 'C:\\Users\\me\\b.ipynb'), 'b.ipynb');
+  assert.equal(notebookLabel({ path: 'Untitled-1.ipynb', toString: () => 'untitled:Untitled-1.ipynb' }), 'Untitled-1.ipynb');
+  assert.equal(notebookLabel({ toString: () => 'colab-drive:/My%20Drive/nb.ipynb?x=1#y' }), 'nb.ipynb');
+  assert.equal(notebookLabel(uri('/w/x.ipynb'), '../../etc/x.ipynb'), 'etc/x.ipynb');
+  assert.equal(notebookLabel(uri('/w/x.ipynb'), 'sub\\dir\\x.ipynb'), 'sub/dir/x.ipynb');
+  assert.equal(notebookLabel(uri('/w/x\u0007.ipynb'), 'a\nb\u0000/x\u0007.ipynb'), 'ab/x.ipynb');
+  assert.equal(notebookLabel(uri('/w/x.ipynb'), 'vscode-remote://ssh/x.ipynb'), 'x.ipynb');
+  const deep = `${'d/'.repeat(maxNotebookLabel)}deep.ipynb`;
+  assert.equal(notebookLabel(uri(`/w/${deep}`), deep), 'deep.ipynb');
+  assert.equal(notebookLabel(uri(`/w/${'n'.repeat(maxNotebookLabel + 1)}`)), undefined);
+  assert.equal(notebookLabel(uri('/')), undefined);
 });

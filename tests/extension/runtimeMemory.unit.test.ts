@@ -51,7 +51,7 @@ test('a remote runtime is remembered without its token, reconnected after a daem
   assert.deepEqual(state.get(runtimeMemoryKey), [{ kind: 'remote', url: 'https://gpu.example.com/', active: true }]);
   assert.ok(!JSON.stringify([...state]).includes('s3cr3t-token'), 'no token in the workspace state');
   const first = h.daemons.latest();
-  assert.deepEqual(first.requests.find((r) => r.method === 'colab/kernel/start')!.params, { runtimeId: 'rt1' });
+  assert.deepEqual(first.requests.find((r) => r.method === 'colab/kernel/start')!.params, { runtimeId: 'rt1', notebook: 'train.ipynb' });
 
   await first.crash();
   const second = h.daemons.latest();
@@ -106,6 +106,6 @@ test('re-attaching falls back to a fresh kernel when the server says the old one
   }) as typeof second.sendRequest;
   await run('print(1)');
   const starts = second.requests.filter((r) => r.method === 'colab/kernel/start').map((r) => r.params);
-  assert.deepEqual(starts, [{ runtimeId: 'rt1', kernelId: 'k1' }, { runtimeId: 'rt1' }]);
+  assert.deepEqual(starts, [{ runtimeId: 'rt1', kernelId: 'k1' }, { runtimeId: 'rt1', notebook: 'train.ipynb' }]);
   assert.ok(second.requests.some((r) => r.method === 'colab/kernel/execute'));
 });

@@ -20,6 +20,7 @@ import {
   type RuntimeKernelInfo,
 } from '../runtime/methods';
 import { runtimeLabel, type RuntimeLog, type RuntimeSession } from '../runtime/session';
+import { notebookLabel } from './notebookLabel';
 import { CellOutputModel, type OutputEdit, type PlainItem, type PlainOutput } from './outputs';
 
 export const controllerId = 'colab';
@@ -232,6 +233,17 @@ export class ColabNotebookController implements Disposable {
     }
   }
 
+  /** What the kernel's Jupyter session is called: the notebook's workspace-relative path or its name. */
+  private label(notebook: vscode.NotebookDocument): string | undefined {
+    let relative: string | undefined;
+    try {
+      relative = notebook.uri.scheme === 'file' ? this.vscodeApi.workspace.asRelativePath?.(notebook.uri, false) : undefined;
+    } catch {
+      relative = undefined;
+    }
+    return notebookLabel(notebook.uri, relative);
+  }
+
   /** The notebook's kernel on the active runtime, started on first use. */
   private async kernelFor(notebook: vscode.NotebookDocument): Promise<KernelRef> {
     const key = notebook.uri.toString();
@@ -257,9 +269,9 @@ export class ColabNotebookController implements Disposable {
       previous && previous.url === runtime.url
         ? start({ runtimeId: runtime.id, kernelId: previous.kernelId }).catch((error) => {
             this.log.info(`Kernel ${previous.kernelId} is gone (${messageOf(error)}); starting a new one for ${key}.`);
-            return start({ runtimeId: runtime.id });
+            return start({ runtimeId: runtime.id, notebook: this.label(notebook) });
           })
-        : start({ runtimeId: runtime.id });
+        : start({ runtimeId: runtime.id, notebook: this.label(notebook) });
     this.kernels.set(key, started);
     started.catch(() => {
       if (this.kernels.get(key) === started) {

@@ -38,7 +38,28 @@ public sealed class GpuCliWatchTests(FakeNvmlFixture fake)
     [Fact]
     public async Task GpuWatch_PrintsALineThenStopsOnCtrlCWithExitCode130()
     {
-        var start = RepoLayout.DaemonStartInfo("gpu", "--watch", "--interval", "0.5");
+        // Through env(1) with SIGINT reset to its default: a child inherits an ignored SIGINT (a test
+        // run started in the background or under nohup has one), and a process that ignores SIGINT
+        // rightly ignores Ctrl+C too, so the test would wait for nothing.
+        var colab = RepoLayout.DaemonStartInfo("gpu", "--watch", "--interval", "0.5");
+        var start = new ProcessStartInfo("env")
+        {
+            RedirectStandardInput = colab.RedirectStandardInput,
+            RedirectStandardOutput = colab.RedirectStandardOutput,
+            RedirectStandardError = colab.RedirectStandardError,
+            UseShellExecute = false,
+        };
+        start.ArgumentList.Add("--default-signal=INT");
+        start.ArgumentList.Add(colab.FileName);
+        foreach (var a in colab.ArgumentList)
+        {
+            start.ArgumentList.Add(a);
+        }
+        start.Environment.Clear();
+        foreach (var (k, v) in colab.Environment)
+        {
+            start.Environment[k] = v;
+        }
         foreach (var (k, v) in T4())
         {
             start.Environment[k] = v;
@@ -46,13 +67,28 @@ public sealed class GpuCliWatchTests(FakeNvmlFixture fake)
         using var process = Process.Start(start)!;
         process.StandardInput.Close();
         var stderr = process.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-        var line = await process.StandardOutput.ReadLineAsync(timeout.Token);
-        Assert.NotNull(line);
-        Assert.Matches(@"^\d\d:\d\d:\d\d  GPU0 Tesla T4 12% 1 GB/16 GB 40C 50W$", line);
+        try
+        {
+            // Generous limits: on a loaded machine the start alone can take many seconds.
+            using (var firstLine = new CancellationTokenSource(TimeSpan.FromMinutes(3)))
+            {
+                var line = await process.StandardOutput.ReadLineAsync(firstLine.Token);
+                Assert.NotNull(line);
+                Assert.Matches(@"^\d\d:\d\d:\d\d  GPU0 Tesla T4 12% 1 GB/16 GB 40C 50W$", line);
+            }
+            // Keep reading, so a full pipe can never hold the process up.
+            var rest = process.StandardOutput.ReadToEndAsync();
 
-        Assert.Equal(0, kill(process.Id, 2)); // SIGINT, as Ctrl+C sends
-        await process.WaitForExitAsync(timeout.Token);
+            Assert.Equal(0, kill(process.Id, 2)); // SIGINT, as Ctrl+C sends
+            using var exit = new CancellationTokenSource(TimeSpan.FromMinutes(2));
+            await process.WaitForExitAsync(exit.Token);
+            await rest;
+        }
+        catch (OperationCanceledException)
+        {
+            process.Kill(entireProcessTree: true);
+            Assert.Fail($"colab gpu --watch did not print or did not stop in time; stderr: {await stderr}");
+        }
         // 128 + SIGINT, the shell's convention for "stopped by Ctrl+C" (System.CommandLine sets it).
         Assert.True(process.ExitCode == 130, $"exit {process.ExitCode}; stderr: {await stderr}");
     }

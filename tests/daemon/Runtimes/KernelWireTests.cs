@@ -200,6 +200,54 @@ public class KernelWireTests
     }
 
     [Fact]
+    public void A_legacy_text_frame_larger_than_the_pooled_parse_limit_decodes_copied_or_in_place()
+    {
+        var big = new string('x', KernelWire.PooledParseLimit * 3) + "\\u00e9\\n"; // escaped in the JSON
+        var text = $$"""
+            {"header": {"msg_id": "m1", "msg_type": "stream", "session": "k", "username": "u", "date": "2024-01-01T00:00:00.000000Z", "version": "5.3"},
+             "parent_header": {"msg_id": "p1", "msg_type": "execute_request", "session": "c", "username": "u", "date": "2024-01-01T00:00:00.000000Z", "version": "5.3"},
+             "metadata": {}, "content": {"name": "stdout", "text": "{{big}}"}, "buffers": [], "channel": "iopub"}
+            """;
+        var bytes = Encoding.UTF8.GetBytes(text);
+        Assert.True(KernelWire.TryDecodeLegacyText(bytes, out var copied, out var error), error);
+        Assert.True(KernelWire.TryDecodeLegacyText(bytes, bytes, out var inPlace, out error), error);
+        foreach (var message in new[] { copied!, inPlace! })
+        {
+            Assert.Equal("stream", message.MsgType);
+            Assert.Equal("p1", message.ParentMsgId);
+            var decoded = message.Content.GetProperty("text").GetString()!;
+            Assert.Equal(KernelWire.PooledParseLimit * 3 + 2, decoded.Length);
+            Assert.EndsWith("\u00e9\n", decoded, StringComparison.Ordinal);
+        }
+        // Bytes that are not the frame's own are never parsed in place.
+        Assert.True(KernelWire.TryDecodeLegacyText(bytes, new byte[10], out var fallback, out error), error);
+        Assert.Equal("m1", fallback!.Header.MsgId);
+    }
+
+    [Theory]
+    [InlineData("truncated")]
+    [InlineData("trailing")]
+    [InlineData("invalid utf-8")]
+    [InlineData("not an object")]
+    public void A_malformed_legacy_text_frame_larger_than_the_pooled_parse_limit_is_refused_with_a_reason(string damage)
+    {
+        var body = $"{{\"channel\":\"iopub\",\"header\":{{\"msg_id\":\"a\",\"msg_type\":\"stream\"}},\"content\":{{\"text\":\"{new string('y', KernelWire.PooledParseLimit * 2)}\"}}}}";
+        var bytes = damage switch
+        {
+            "truncated" => Encoding.UTF8.GetBytes(body[..^3]),
+            "trailing" => Encoding.UTF8.GetBytes(body + " {}"),
+            "invalid utf-8" => [.. Encoding.UTF8.GetBytes(body[..^4]), 0xC3, 0x28, (byte)'"', (byte)'}', (byte)'}'],
+            _ => Encoding.UTF8.GetBytes($"[{body}]"),
+        };
+        foreach (var owned in new[] { ReadOnlyMemory<byte>.Empty, bytes })
+        {
+            Assert.False(KernelWire.TryDecodeLegacyText(bytes, owned, out var message, out var error));
+            Assert.Null(message);
+            Assert.Contains(damage switch { "invalid utf-8" => "UTF-8", "not an object" => "not an object", _ => "JSON" }, error);
+        }
+    }
+
+    [Fact]
     public void Random_and_truncated_frames_never_throw()
     {
         var random = new Random(1234);

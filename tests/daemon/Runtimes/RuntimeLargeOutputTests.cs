@@ -83,9 +83,9 @@ public sealed class RuntimeLargeOutputTests(UnlimitedOutputServerFixture server,
         }
     }
 
-    private static string Code(int lines, bool flushEvery64)
+    private static string Code(int lines, bool flushEvery256)
         => "import sys\\nfor i in range(" + lines + "):\\n    sys.stdout.write('%07d' % i + 'x' * 1016 + '\\\\n')"
-           + (flushEvery64 ? "\\n    if i % 64 == 63: sys.stdout.flush()" : "");
+           + (flushEvery256 ? "\\n    if i % 256 == 255: sys.stdout.flush()" : "");
 
     private async Task<(DaemonProcess Daemon, string RuntimeId, string KernelId)> StartAsync(TempWorkspace workspace)
     {
@@ -182,8 +182,10 @@ public sealed class RuntimeLargeOutputTests(UnlimitedOutputServerFixture server,
     /// <summary>
     /// A client that stops reading for a while: the daemon's queues fill to their bounds and it
     /// stops reading the kernel socket (the Jupyter server holds the rest), then everything
-    /// arrives in order once the client reads again. The output comes as ~64 KiB messages (a
-    /// flush per line batch), so without backpressure the daemon would hold all of it.
+    /// arrives in order once the client reads again. The output comes as ~256 KiB messages (a
+    /// flush per line batch), so without backpressure the daemon would hold all of it. Not
+    /// smaller: ZeroMQ drops iopub messages past its high-water mark (1,000 messages) when the
+    /// Jupyter server falls behind on a loaded machine, which no client can get back.
     /// </summary>
     [Fact]
     public async Task A_client_that_pauses_reading_does_not_make_the_daemon_grow()

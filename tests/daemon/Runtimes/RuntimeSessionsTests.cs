@@ -268,12 +268,23 @@ public sealed class RuntimeSessionsProtocolTests
 
         var runtime = RuntimeProtocolTests.Result(await d.RequestAsync(Methods.RuntimeConnect, $$"""{"kind":"local","root":{{Frames.Str(workspace.Path)}}}"""));
         var runtimeId = runtime.GetProperty("id").GetString()!;
-        var kernel = RuntimeProtocolTests.Result(await d.RequestAsync(Methods.KernelStart, $$"""{"runtimeId":"{{runtimeId}}"}"""));
+        // A notebook label that is absolute, climbs out, is empty, too long or has control characters is refused.
+        foreach (var bad in new[] { "\"\"", "\"/etc/passwd\"", "\"a/../../b.ipynb\"", "\"..\\\\x.ipynb\"", "\"a\\u0000b.ipynb\"", "\"a\\nb\"", Frames.Str(new string('n', 1025)) })
+        {
+            var refused = await d.RequestAsync(Methods.KernelStart, $$"""{"runtimeId":"{{runtimeId}}","notebook":{{bad}}}""");
+            Assert.Equal(ErrorCodes.InvalidParams, TestClient.ErrorCode(refused));
+            Assert.Contains("relative path", TestClient.ErrorMessage(refused));
+        }
+        var kernel = RuntimeProtocolTests.Result(await d.RequestAsync(Methods.KernelStart, $$"""{"runtimeId":"{{runtimeId}}","notebook":"train/mnist.ipynb"}"""));
         var sessions = RuntimeProtocolTests.Result(await d.RequestAsync(Methods.RuntimeSessions, "{}"));
         var row = Assert.Single(sessions.GetProperty("runtimes").EnumerateArray());
         Assert.Equal(runtimeId, row.GetProperty("runtime").GetProperty("id").GetString());
-        Assert.Equal(kernel.GetProperty("id").GetString(), row.GetProperty("kernels")[0].GetProperty("kernel").GetProperty("id").GetString());
-        Assert.Equal(JsonValueKind.Array, row.GetProperty("kernels")[0].GetProperty("sessions").ValueKind);
+        var listed = Assert.Single(row.GetProperty("kernels").EnumerateArray());
+        Assert.Equal(kernel.GetProperty("id").GetString(), listed.GetProperty("kernel").GetProperty("id").GetString());
+        // The kernel has a Jupyter session named after its notebook (the Runtimes view shows it).
+        var session = Assert.Single(listed.GetProperty("sessions").EnumerateArray());
+        Assert.Equal("train/mnist.ipynb", session.GetProperty("path").GetString());
+        Assert.Equal("mnist.ipynb", session.GetProperty("name").GetString());
 
         var mark = d.Client.Messages.Count;
         var set = RuntimeProtocolTests.Result(await d.RequestAsync(Methods.RuntimeSetIdleTimeout, """{"minutes":0.05,"warningSeconds":2}"""));
