@@ -1,6 +1,10 @@
 using System.Text;
 using System.Text.Json;
+using Colab.Daemon.Gpu;
 using Colab.Daemon.Protocol;
+using Colab.Daemon.Runtimes;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Colab.Daemon.Training;
 
@@ -9,11 +13,23 @@ public sealed class TrainingService
 {
     public const int MaxLogChunk = 1 << 20;
 
-    public TrainingService() : this(TrainingJobs.DefaultRoot())
+    private readonly GpuService? _gpu;
+    private readonly RuntimeManager? _runtimes;
+    private readonly ILogger _logger;
+
+    public TrainingService(GpuService gpu, RuntimeManager runtimes, ILogger<TrainingService> logger) : this(TrainingJobs.DefaultRoot(), gpu, runtimes, logger)
     {
     }
 
-    public TrainingService(string root) => Jobs = new TrainingJobs(root);
+    /// <param name="gpu">This host's GPUs, for the required-GPU check (none: a job that requires a GPU is refused).</param>
+    /// <param name="runtimes">The connected runtimes, for <c>runtimeId</c> and <c>onDone: disconnect</c>.</param>
+    public TrainingService(string root, GpuService? gpu = null, RuntimeManager? runtimes = null, ILogger? logger = null)
+    {
+        Jobs = new TrainingJobs(root);
+        _gpu = gpu;
+        _runtimes = runtimes;
+        _logger = logger ?? NullLogger.Instance;
+    }
 
     public TrainingJobs Jobs { get; }
 
@@ -41,17 +57,138 @@ public sealed class TrainingService
         {
             throw new TrainingException($"Invalid params: the working directory {wd} does not exist");
         }
-        var spec = Jobs.Create(command, p.WorkingDirectory, p.CheckpointDirectory, p.MaxRestarts, p.Keep, p.CheckpointEvery, 2, p.GraceSeconds);
-        await Jobs.LaunchAsync(spec.Id, TrainingJobs.SelfCommand(), cancellationToken).ConfigureAwait(false);
+        var onDone = p.OnDone ?? TrainingOnDone.Notify;
+        if (onDone is not (TrainingOnDone.Notify or TrainingOnDone.Disconnect))
+        {
+            throw new TrainingException("Invalid params: onDone is \"notify\" or \"disconnect\"");
+        }
+        if (p.WebhookUrl is { } hook)
+        {
+            TrainingWebhook.Validate(hook);
+        }
+        IReadOnlyList<string> required;
+        try
+        {
+            required = GpuCheck.ValidateRequired(p.RequiredGpu);
+        }
+        catch (ArgumentException e)
+        {
+            throw new TrainingException($"Invalid params: {e.Message}");
+        }
+        var runtimeId = CheckRuntime(p.RuntimeId, onDone);
+        if (required.Count > 0)
+        {
+            await RequireGpuAsync(_gpu, required, runtimeId, cancellationToken).ConfigureAwait(false);
+        }
+        var spec = Jobs.Create(command, p.WorkingDirectory, p.CheckpointDirectory, p.MaxRestarts, p.Keep, p.CheckpointEvery, 2, p.GraceSeconds,
+            requiredGpu: required, onDone: onDone, runtimeId: runtimeId, webhook: p.WebhookUrl is not null);
+        await Jobs.LaunchAsync(spec.Id, TrainingJobs.SelfCommand(), cancellationToken, p.WebhookUrl).ConfigureAwait(false);
         return Info(spec.Id);
     }
+
+    /// <summary>The runtime a job belongs to: it must be connected and local (jobs run on the daemon's host).</summary>
+    private string? CheckRuntime(string? runtimeId, string onDone)
+    {
+        if (runtimeId is null)
+        {
+            return onDone == TrainingOnDone.Disconnect
+                ? throw new TrainingException("Invalid params: onDone \"disconnect\" needs the runtimeId of the runtime to disconnect")
+                : null;
+        }
+        if (runtimeId.Length is 0 or > 128 || runtimeId.Any(char.IsControl))
+        {
+            throw new TrainingException("Invalid params: runtimeId is not a runtime id");
+        }
+        if (_runtimes is null)
+        {
+            throw new TrainingException($"Invalid params: no runtime {runtimeId} (it was disconnected, or never connected)");
+        }
+        RuntimeInfo runtime;
+        try
+        {
+            runtime = _runtimes.Get(runtimeId);
+        }
+        catch (JupyterException e)
+        {
+            throw new TrainingException($"Invalid params: {e.Message}");
+        }
+        if (runtime.Kind != "local")
+        {
+            throw new TrainingException($"runtime {runtimeId} is a remote Jupyter server; training jobs run on the daemon's host (a local runtime, or Remote-SSH to the GPU machine) — running them on a remote runtime is not built yet");
+        }
+        return runtimeId;
+    }
+
+    /// <summary>Refuses to start when none of this host's GPUs is one of <paramref name="required"/> (or there is no GPU).</summary>
+    public static async Task RequireGpuAsync(GpuService? gpu, IReadOnlyList<string> required, string? runtimeId, CancellationToken cancellationToken)
+    {
+        if (gpu is null)
+        {
+            throw new TrainingGpuMismatchException($"{string.Join(" or ", required)} is required, but this daemon cannot read GPUs; the job was not started");
+        }
+        var snapshot = await gpu.SnapshotAsync(cancellationToken).ConfigureAwait(false);
+        var result = GpuCheck.Check(runtimeId ?? "local", runtimeId is null ? "This host" : $"Runtime {runtimeId}", snapshot, required);
+        if (result.Matches != true)
+        {
+            throw new TrainingGpuMismatchException($"{result.Message} The job was not started (change requiredGpu in the task, or the colab.gpu.required setting).");
+        }
+    }
+
+    /// <summary>
+    /// What a job asks for when it ends, besides the editor's notification: with <c>onDone:
+    /// disconnect</c>, disconnects its runtime (once, whichever session sees the end first).
+    /// Returns a line saying what was done, or null.
+    /// </summary>
+    public async Task<string?> ApplyOnDoneAsync(string jobId, CancellationToken cancellationToken)
+    {
+        var spec = Jobs.ReadSpec(jobId);
+        if (spec.OnDone != TrainingOnDone.Disconnect || spec.RuntimeId is not { } runtimeId || _runtimes is null)
+        {
+            return null;
+        }
+        var marker = Path.Combine(Jobs.DirectoryOf(jobId), OnDoneMarker);
+        try
+        {
+            using (new FileStream(marker, FileMode.CreateNew, FileAccess.Write))
+            {
+            }
+        }
+        catch (IOException)
+        {
+            return null; // another session has done it
+        }
+        string line;
+        try
+        {
+            await _runtimes.DisconnectAsync(runtimeId, cancellationToken).ConfigureAwait(false);
+            line = $"onDone: disconnected runtime {runtimeId}";
+        }
+        catch (JupyterException e)
+        {
+            line = $"onDone: could not disconnect runtime {runtimeId}: {e.Message}";
+        }
+        _logger.LogInformation("training job {Job}: {Line}", jobId, line);
+        try
+        {
+            File.AppendAllText(Path.Combine(Jobs.DirectoryOf(jobId), TrainingJobs.WorkerLog),
+                $"{DateTimeOffset.UtcNow:yyyy-MM-ddTHH:mm:ss.fffZ} [daemon] {line}\n");
+        }
+        catch (IOException)
+        {
+            // the log is best effort
+        }
+        return line;
+    }
+
+    public const string OnDoneMarker = "on-done.done";
 
     public TrainJobInfo Info(string id)
     {
         var s = Jobs.ReadStatus(id);
         var spec = Jobs.ReadSpec(id);
         return new TrainJobInfo(s.Id, s.State, s.Restarts, s.MaxRestarts, s.WorkerPid, s.LastExitCode, s.LastError, spec.Command,
-            spec.CheckpointDirectory, ReadProgress(Path.Combine(Jobs.DirectoryOf(id), TrainingJobs.MetricsFile)), s.StartedAt, s.UpdatedAt);
+            spec.CheckpointDirectory, ReadProgress(Path.Combine(Jobs.DirectoryOf(id), TrainingJobs.MetricsFile)), s.StartedAt, s.UpdatedAt,
+            spec.OnDone, spec.RuntimeId, spec.Webhook, spec.RequiredGpu);
     }
 
     public IReadOnlyList<TrainJobInfo> List()
