@@ -627,6 +627,8 @@ export interface TrainStartParams {
   runtimeId?: string;
   /** From SecretStorage; POSTed to when the job succeeds or fails; never stored by the daemon. */
   webhookUrl?: string;
+  /** Remote jobs: the workspace files to sync (relative globs). */
+  syncGlobs?: string[];
 }
 export interface TrainProgress {
   step?: number;

@@ -21,7 +21,7 @@ internal sealed class TrainingMethods(TrainingService training) : IMethodGroup
         connection.OnRequest(Methods.TrainList, json.EmptyParams, json.TrainListResult, (_, _) => Guard(() => Task.FromResult(new TrainListResult(training.List()))));
         connection.OnRequest(Methods.TrainStop, json.TrainJobIdParams, json.TrainJobInfo, (p, _) => Guard(() =>
         {
-            training.Jobs.RequestStop(p.JobId);
+            training.RequestStop(p.JobId);
             return Task.FromResult(training.Info(p.JobId));
         }));
         connection.OnRequest(Methods.TrainLogs, json.TrainLogsParams, json.TrainLogsResult, (p, _) => Guard(() => Task.FromResult(training.Logs(p))));

@@ -9,7 +9,8 @@ namespace Colab.Daemon.Protocol;
 /// </summary>
 /// <param name="RequiredGpu">GPU models of which one must be present (names as in <c>colab.gpu.required</c>); empty: no check.</param>
 /// <param name="OnDone"><c>notify</c> (default) or <c>disconnect</c>: also disconnect <paramref name="RuntimeId"/> when the job ends, releasing its GPU.</param>
-/// <param name="RuntimeId">The connected local runtime the job belongs to (jobs run on the daemon's host).</param>
+/// <param name="RuntimeId">A connected runtime: local (the job runs on the daemon's host) or remote (the job runs on the runtime, after a code sync).</param>
+/// <param name="SyncGlobs">Remote jobs: the workspace files to sync (relative globs; default <c>**/*.py</c>).</param>
 /// <param name="WebhookUrl">A secret from the editor's SecretStorage: POSTed to when the job succeeds or fails; never stored or logged.</param>
 public sealed record TrainStartParams(
     IReadOnlyList<string>? Command = null,
@@ -24,7 +25,8 @@ public sealed record TrainStartParams(
     IReadOnlyList<string>? RequiredGpu = null,
     string? OnDone = null,
     string? RuntimeId = null,
-    string? WebhookUrl = null)
+    string? WebhookUrl = null,
+    IReadOnlyList<string>? SyncGlobs = null)
 {
     /// <summary>Never prints the webhook URL (a secret).</summary>
     public override string ToString()

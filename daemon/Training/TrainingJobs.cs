@@ -22,7 +22,8 @@ public sealed record TrainingJobSpec(
     IReadOnlyList<string>? RequiredGpu = null,
     string? OnDone = null,
     string? RuntimeId = null,
-    bool Webhook = false);
+    bool Webhook = false,
+    RemoteJobSpec? Remote = null);
 
 /// <summary>What happens when a job ends, besides the editor's notification (<c>onDone</c> in <c>colab/train/start</c>).</summary>
 public static class TrainingOnDone
@@ -123,14 +124,14 @@ public sealed partial class TrainingJobs(string root)
     public TrainingJobSpec Create(IReadOnlyList<string> command, string? workingDirectory, string? checkpointDirectory,
         int maxRestarts = 3, int keep = 3, int? every = null, double backoffSeconds = 2, double graceSeconds = 30,
         IReadOnlyDictionary<string, string>? environment = null, string? id = null,
-        IReadOnlyList<string>? requiredGpu = null, string? onDone = null, string? runtimeId = null, bool webhook = false)
+        IReadOnlyList<string>? requiredGpu = null, string? onDone = null, string? runtimeId = null, bool webhook = false, RemoteJobSpec? remote = null)
     {
         if (command.Count == 0 || string.IsNullOrWhiteSpace(command[0]))
         {
             throw new TrainingException("no command to run");
         }
         ArgumentOutOfRangeException.ThrowIfNegative(maxRestarts);
-        id ??= $"{DateTime.UtcNow:yyyyMMdd-HHmmss}-{Convert.ToHexStringLower(Guid.NewGuid().ToByteArray())[..6]}";
+        id ??= NewId();
         var dir = DirectoryOf(id);
         if (Directory.Exists(dir))
         {
@@ -139,11 +140,13 @@ public sealed partial class TrainingJobs(string root)
         Directory.CreateDirectory(dir);
         var spec = new TrainingJobSpec(id, command, Path.GetFullPath(workingDirectory ?? Environment.CurrentDirectory),
             Path.GetFullPath(checkpointDirectory ?? Path.Combine(dir, "checkpoints")), maxRestarts, keep, every, backoffSeconds, graceSeconds,
-            environment, DateTimeOffset.UtcNow, requiredGpu is { Count: > 0 } ? requiredGpu : null, onDone, runtimeId, webhook);
+            environment, DateTimeOffset.UtcNow, requiredGpu is { Count: > 0 } ? requiredGpu : null, onDone, runtimeId, webhook, remote);
         WriteAtomic(Path.Combine(dir, SpecFile), JsonSerializer.SerializeToUtf8Bytes(spec, TrainingJson.Default.TrainingJobSpec));
         WriteStatus(dir, new TrainingJobStatus(id, TrainingStates.Starting, null, null, 0, maxRestarts, null, null, spec.CreatedAt, spec.CreatedAt));
         return spec;
     }
+
+    public static string NewId() => $"{DateTime.UtcNow:yyyyMMdd-HHmmss}-{Convert.ToHexStringLower(Guid.NewGuid().ToByteArray())[..6]}";
 
     public TrainingJobSpec ReadSpec(string id)
     {
@@ -221,6 +224,10 @@ public sealed partial class TrainingJobs(string root)
     public async Task<TrainingJobStatus> LaunchAsync(string id, IReadOnlyList<string> colab, CancellationToken cancellationToken, string? webhookUrl = null)
     {
         var dir = DirectoryOf(id);
+        if (ReadSpec(id).Remote is not null)
+        {
+            throw new TrainingException($"training job '{id}' runs on a remote runtime: the daemon supervises it while that runtime is connected (it re-attaches on connect)");
+        }
         var before = ReadStatus(id);
         if (!TrainingStates.IsFinal(before.State) && before.SupervisorPid is int running && IsAlive(running))
         {
@@ -297,6 +304,10 @@ public sealed partial class TrainingJobs(string root)
         if (TrainingStates.IsFinal(s.State))
         {
             return s;
+        }
+        if (ReadSpec(id).Remote is not null)
+        {
+            throw new TrainingException($"training job '{id}' runs on a remote runtime: stop it from the editor (colab/train/stop) while its runtime is connected");
         }
         if (s.SupervisorPid is int pid && Kill(pid, SigTerm) != 0)
         {

@@ -3,32 +3,51 @@ using System.Text.Json;
 using Colab.Daemon.Gpu;
 using Colab.Daemon.Protocol;
 using Colab.Daemon.Runtimes;
+using Colab.Daemon.Runtimes.Files;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Colab.Daemon.Training;
 
 /// <summary>The daemon's side of training jobs: start/stop through <see cref="TrainingJobs"/>, and job info with progress read from the job directory.</summary>
-public sealed class TrainingService
+public sealed class TrainingService : IDisposable
 {
     public const int MaxLogChunk = 1 << 20;
 
     private readonly GpuService? _gpu;
     private readonly RuntimeManager? _runtimes;
     private readonly ILogger _logger;
+    private readonly RuntimeGpuService? _runtimeGpu;
+    private readonly RemoteJobs? _remote;
 
-    public TrainingService(GpuService gpu, RuntimeManager runtimes, ILogger<TrainingService> logger) : this(TrainingJobs.DefaultRoot(), gpu, runtimes, logger)
+    public TrainingService(GpuService gpu, RuntimeManager runtimes, RuntimeFiles files, RuntimeGpuService runtimeGpu, ILogger<TrainingService> logger)
+        : this(TrainingJobs.DefaultRoot(), gpu, runtimes, logger, files, runtimeGpu)
     {
     }
 
     /// <param name="gpu">This host's GPUs, for the required-GPU check (none: a job that requires a GPU is refused).</param>
     /// <param name="runtimes">The connected runtimes, for <c>runtimeId</c> and <c>onDone: disconnect</c>.</param>
-    public TrainingService(string root, GpuService? gpu = null, RuntimeManager? runtimes = null, ILogger? logger = null)
+    public TrainingService(string root, GpuService? gpu = null, RuntimeManager? runtimes = null, ILogger? logger = null, RuntimeFiles? files = null, RuntimeGpuService? runtimeGpu = null)
     {
         Jobs = new TrainingJobs(root);
         _gpu = gpu;
         _runtimes = runtimes;
         _logger = logger ?? NullLogger.Instance;
+        _runtimeGpu = runtimeGpu;
+        _remote = runtimes is not null && files is not null ? new RemoteJobs(Jobs, runtimes, files, _logger) : null;
+    }
+
+    public void Dispose() => _remote?.Dispose();
+
+    /// <summary>Stops a job: a local one through its supervisor process, a remote one through this daemon.</summary>
+    public void RequestStop(string id)
+    {
+        if (Jobs.ReadSpec(id).Remote is not null && !TrainingStates.IsFinal(Jobs.ReadStatus(id).State))
+        {
+            (_remote ?? throw new TrainingException("this daemon cannot reach runtimes")).RequestStop(id);
+            return;
+        }
+        Jobs.RequestStop(id);
     }
 
     public TrainingJobs Jobs { get; }
@@ -75,7 +94,15 @@ public sealed class TrainingService
         {
             throw new TrainingException($"Invalid params: {e.Message}");
         }
-        var runtimeId = CheckRuntime(p.RuntimeId, onDone);
+        var (runtimeId, runtime) = CheckRuntime(p.RuntimeId, onDone);
+        if (runtime is { Kind: "remote" })
+        {
+            return await StartRemoteAsync(p, command, required, onDone, runtime, cancellationToken).ConfigureAwait(false);
+        }
+        if (p.SyncGlobs is not null)
+        {
+            throw new TrainingException("Invalid params: syncGlobs is for jobs on a remote runtime");
+        }
         if (required.Count > 0)
         {
             await RequireGpuAsync(_gpu, required, runtimeId, cancellationToken).ConfigureAwait(false);
@@ -86,14 +113,61 @@ public sealed class TrainingService
         return Info(spec.Id);
     }
 
-    /// <summary>The runtime a job belongs to: it must be connected and local (jobs run on the daemon's host).</summary>
-    private string? CheckRuntime(string? runtimeId, string onDone)
+    /// <summary>A job on a remote runtime: the GPU check there, the code sync, the runner started detached on the runtime, supervised by this daemon.</summary>
+    private async Task<TrainJobInfo> StartRemoteAsync(TrainStartParams p, IReadOnlyList<string> command, IReadOnlyList<string> required, string onDone,
+        RuntimeInfo runtime, CancellationToken cancellationToken)
+    {
+        if (_remote is null)
+        {
+            throw new TrainingException("this daemon cannot reach runtimes");
+        }
+        if (p.Example)
+        {
+            throw new TrainingException("Invalid params: the built-in example runs on the daemon's host; on a remote runtime give your command (its files are synced)");
+        }
+        if (p.CheckpointDirectory is not null)
+        {
+            throw new TrainingException("Invalid params: on a remote runtime checkpoints go to the job's folder (colab-training/jobs/ID/checkpoints); checkpointDirectory is for local jobs");
+        }
+        var globs = CodeSync.ValidateGlobs(p.SyncGlobs);
+        var workspace = p.WorkingDirectory ?? Environment.GetEnvironmentVariable("COLAB_WORKSPACE") ?? Environment.CurrentDirectory;
+        if (required.Count > 0)
+        {
+            var snapshot = _runtimeGpu is null
+                ? throw new TrainingGpuMismatchException($"{string.Join(" or ", required)} is required, but this daemon cannot read the runtime's GPUs; the job was not started")
+                : await _runtimeGpu.SnapshotAsync(runtime.Id, cancellationToken).ConfigureAwait(false);
+            var result = GpuCheck.Check(runtime.Id, $"Runtime {runtime.Id}", snapshot, required);
+            if (result.Matches != true)
+            {
+                throw new TrainingGpuMismatchException($"{result.Message} The job was not started (change requiredGpu in the task, or the colab.gpu.required setting).");
+            }
+        }
+        _ = CodeSync.Select(workspace, globs);
+        var id = TrainingJobs.NewId();
+        var remote = new RemoteJobSpec(runtime.Url, $"{RemoteJobs.RemoteRoot}/jobs/{id}", $"{RemoteJobs.RemoteRoot}/code", globs);
+        var spec = Jobs.Create(command, workspace, null, p.MaxRestarts, p.Keep, p.CheckpointEvery, 2, p.GraceSeconds, id: id,
+            requiredGpu: required, onDone: onDone, runtimeId: runtime.Id, webhook: p.WebhookUrl is not null, remote: remote);
+        try
+        {
+            await _remote.StartAsync(spec, runtime.Id, workspace, p.WebhookUrl, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is TrainingException or JupyterException or IOException or HttpRequestException or UnauthorizedAccessException)
+        {
+            var s = Jobs.ReadStatus(id);
+            TrainingJobs.WriteStatus(Jobs.DirectoryOf(id), s with { State = TrainingStates.Failed, LastError = $"could not start on runtime {runtime.Id}: {e.Message}", UpdatedAt = DateTimeOffset.UtcNow });
+            throw new TrainingException($"could not start the job on runtime {runtime.Id}: {e.Message}");
+        }
+        return Info(id);
+    }
+
+    /// <summary>The runtime a job belongs to: connected; local (the job runs on the daemon's host) or remote (the job runs there).</summary>
+    private (string? Id, RuntimeInfo? Runtime) CheckRuntime(string? runtimeId, string onDone)
     {
         if (runtimeId is null)
         {
             return onDone == TrainingOnDone.Disconnect
                 ? throw new TrainingException("Invalid params: onDone \"disconnect\" needs the runtimeId of the runtime to disconnect")
-                : null;
+                : (null, null);
         }
         if (runtimeId.Length is 0 or > 128 || runtimeId.Any(char.IsControl))
         {
@@ -112,11 +186,7 @@ public sealed class TrainingService
         {
             throw new TrainingException($"Invalid params: {e.Message}");
         }
-        if (runtime.Kind != "local")
-        {
-            throw new TrainingException($"runtime {runtimeId} is a remote Jupyter server; training jobs run on the daemon's host (a local runtime, or Remote-SSH to the GPU machine) — running them on a remote runtime is not built yet");
-        }
-        return runtimeId;
+        return (runtimeId, runtime);
     }
 
     /// <summary>Refuses to start when none of this host's GPUs is one of <paramref name="required"/> (or there is no GPU).</summary>

@@ -238,3 +238,23 @@ test('webhook URLs: http(s) only, templates allowed, hostile input refused', () 
   assert.match(webhookUrlProblem('nope')!, /not a URL/);
   assert.match(webhookUrlProblem('https://x/' + 'a'.repeat(3000))!, /2048/);
 });
+
+test('"runtime": "remote" picks the connected remote runtime and passes the sync globs; none connected says so', async () => {
+  const stub = createVscodeStub();
+  let runtimes = [
+    { id: 'local-1', kind: 'local', state: 'connected' },
+    { id: 'remote-2', kind: 'remote', state: 'connected' },
+  ];
+  const daemon = new FakeTrainingDaemon((method) =>
+    method === methods.runtimeList.name ? { runtimes } : method === methods.trainStart.name ? job({ state: 'starting' }) : new Error(method));
+  const c = new TrainingController(controllerApi(stub), daemon, 1);
+  const params = startParamsOf({ type: 'colab-train', command: 'python3 t.py', runtime: 'remote', syncGlobs: ['src/**/*.py'] }, '/ws');
+  await c.start(params, true, 'remote');
+  assert.deepEqual(daemon.requests.at(-1)!.params, {
+    command: ['python3', 't.py'], workingDirectory: '/ws', checkpointDirectory: undefined, maxRestarts: undefined, checkpointEvery: undefined, syncGlobs: ['src/**/*.py'], runtimeId: 'remote-2',
+  });
+  runtimes = [{ id: 'local-1', kind: 'local', state: 'connected' }];
+  await assert.rejects(c.start(params, true, 'remote'), /needs a connected remote runtime/);
+  assert.throws(() => startParamsOf({ type: 'colab-train', example: true, runtime: 'mars' as 'remote' }, '/ws'), /"host" or "remote"/);
+  c.dispose();
+});

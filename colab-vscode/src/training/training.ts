@@ -41,6 +41,10 @@ export interface TrainTaskDefinition extends vscode.TaskDefinition {
   runtimeId?: string;
   /** false: do not call the webhook (Colab: Set Training Webhook) for this job. */
   webhook?: boolean;
+  /** 'remote': run the job on the connected remote Jupyter runtime (after syncing syncGlobs); default: the daemon's host. */
+  runtime?: 'host' | 'remote';
+  /** Remote jobs: workspace files to sync (relative globs; default ["**\/*.py"]). */
+  syncGlobs?: string[];
 }
 
 const final = new Set(['succeeded', 'failed', 'stopped', 'lost']);
@@ -57,7 +61,9 @@ export function startParamsOf(def: TrainTaskDefinition, cwd: string | undefined,
     ...(required.length > 0 ? { requiredGpu: required } : {}),
     ...(def.onDone ? { onDone: def.onDone } : {}),
     ...(typeof def.runtimeId === 'string' ? { runtimeId: def.runtimeId } : {}),
+    ...(Array.isArray(def.syncGlobs) ? { syncGlobs: def.syncGlobs.map(String) } : {}),
   };
+  if (def.runtime !== undefined && def.runtime !== 'host' && def.runtime !== 'remote') throw new Error('"runtime" in a colab-train task is "host" or "remote"');
   if (def.example) return { example: true, epochs: def.epochs, ...common };
   const argv = typeof def.command === 'string' ? splitCommand(def.command) : Array.isArray(def.command) ? def.command.map(String) : [];
   if (argv.length === 0) throw new Error('a colab-train task needs "command" (e.g. "python3 train.py") or "example": true');
@@ -121,8 +127,14 @@ export class TrainingController implements Disposable {
   }
 
   /** Starts a job: the webhook from SecretStorage goes along (unless useWebhook is false), and onDone 'disconnect' gets the local runtime. */
-  async start(params: TrainStartParams, useWebhook = true): Promise<TrainJobInfo> {
+  async start(params: TrainStartParams, useWebhook = true, runtime: 'host' | 'remote' = 'host'): Promise<TrainJobInfo> {
     const p: TrainStartParams = { ...params };
+    if (runtime === 'remote' && !p.runtimeId) {
+      const runtimes = (await this.daemon.request<{ runtimes: RuntimeInfo[] }>(methods.runtimeList.name, {})).runtimes;
+      const remote = runtimes.filter((r) => r.kind === 'remote' && r.state === 'connected');
+      if (remote.length === 0) throw new Error('"runtime": "remote" needs a connected remote runtime (Colab: Connect to Remote Runtime)');
+      p.runtimeId = remote[remote.length - 1].id;
+    }
     if (useWebhook && p.webhookUrl === undefined) {
       const url = await this.secrets?.get(trainingWebhookSecret);
       if (url) p.webhookUrl = url;
@@ -191,7 +203,7 @@ export class TrainingController implements Disposable {
     const cwd = this.api.workspace.workspaceFolders?.[0]?.uri.fsPath;
     return new this.api.Task(def, this.api.TaskScope.Workspace, name, 'colab', new this.api.CustomExecution(async (resolved) =>
       new TrainTerminal(this.api, this, this.daemon, startParamsOf(resolved as TrainTaskDefinition, cwd, this.requiredGpuSetting()), this.pollMs,
-        (resolved as TrainTaskDefinition).webhook !== false)));
+        (resolved as TrainTaskDefinition).webhook !== false, (resolved as TrainTaskDefinition).runtime === 'remote' ? 'remote' : 'host')));
   }
 
   private requiredGpuSetting(): string[] {
@@ -268,6 +280,7 @@ export class TrainTerminal implements vscode.Pseudoterminal {
     private readonly params: TrainStartParams,
     private readonly pollMs: number,
     private readonly useWebhook = true,
+    private readonly runtime: 'host' | 'remote' = 'host',
   ) {
     this.writer = new api.EventEmitter<string>();
     this.closer = new api.EventEmitter<number>();
@@ -290,7 +303,7 @@ export class TrainTerminal implements vscode.Pseudoterminal {
   async run(): Promise<number> {
     let job: TrainJobInfo;
     try {
-      job = await this.controller.start(this.params, this.useWebhook);
+      job = await this.controller.start(this.params, this.useWebhook, this.runtime);
     } catch (e) {
       this.write(`Could not start the training job: ${(e as Error).message}\n`);
       this.closer.fire(1);

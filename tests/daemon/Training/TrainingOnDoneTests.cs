@@ -135,8 +135,8 @@ public sealed class TrainingOnDoneTests
             Assert.True(DateTime.UtcNow < deadline, "the runtime was not disconnected: " + list.GetRawText());
             await Task.Delay(200);
         }
-        var log = File.ReadAllText(Path.Combine(root, id, "worker.log"));
-        Assert.Contains($"[daemon] onDone: disconnected runtime {runtimeId}", log, StringComparison.Ordinal);
+        await PollAsync(() => File.ReadAllText(Path.Combine(root, id, "worker.log")) is var log && log.Contains($"[daemon] onDone: disconnected runtime {runtimeId}", StringComparison.Ordinal) ? log : null,
+            "the onDone line in the log");
     }
 
     [Theory]
