@@ -198,6 +198,42 @@ public sealed class RemoteJobTests(RemoteJupyterFixture jupyter) : IClassFixture
     }
 
     [Fact]
+    public async Task Remote_KilledMidRun_ResumesFromTheNewestVerifiedCheckpoint_WithTheRealHelper()
+    {
+        var root = TempDirectory("remote-resume");
+        var ws = Workspace(("resumable.py", """
+            import os, signal, colab_resume as cr
+            store = cr.CheckpointStore(os.environ["COLAB_CHECKPOINT_DIR"], "remote-test", keep=2)
+            step = 0
+            if os.environ.get("COLAB_RESUME_FROM"):
+                found = cr.CheckpointStore(os.environ["COLAB_RESUME_FROM"], "remote-test").load_newest()
+                step = int(found[1].decode())
+                print("resumed at", step, flush=True)
+            while step < 10:
+                step += 1
+                store.commit(str(step).encode(), step, 0)
+                if step == 6 and os.environ["COLAB_RESTART_COUNT"] == "0":
+                    os.kill(os.getpid(), signal.SIGKILL)
+            print("finished at", step, flush=True)
+            """));
+        await using var daemon = DaemonProcess.Start(environment: Env(root));
+        await daemon.InitializeAsync();
+        var runtimeId = await jupyter.ConnectAsync(daemon);
+
+        var id = await StartAsync(daemon, new TrainStartParams(["python3", "resumable.py"], WorkingDirectory: ws, MaxRestarts: 1, RuntimeId: runtimeId));
+        var info = await WaitStateAsync(daemon, id, Final);
+
+        Assert.True(info.GetProperty("state").GetString() == "succeeded", info.GetRawText());
+        Assert.Equal(1, info.GetProperty("restarts").GetInt32());
+        Assert.Contains("worker exited with signal 9", File.ReadAllText(Path.Combine(root, id, "supervisor.log")), StringComparison.Ordinal);
+        var log = File.ReadAllText(Path.Combine(root, id, "worker.log"));
+        Assert.Contains("resumed at 6", log, StringComparison.Ordinal);
+        Assert.Contains("finished at 10", log, StringComparison.Ordinal);
+        var manifest = File.ReadAllText(Path.Combine(jupyter.Root, "colab-training", "jobs", id, "checkpoints", "manifest.json"));
+        Assert.Contains("ckpt-0000000010.pt", manifest, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Remote_Stop_SendsSigtermOnTheRuntime_TheWorkerCheckpointsAndTheJobIsStopped()
     {
         var root = TempDirectory("remote-stop");
