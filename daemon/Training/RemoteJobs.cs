@@ -32,6 +32,9 @@ public sealed class RemoteJobs : IDisposable
     public static readonly TimeSpan HeartbeatTimeout = TimeSpan.FromSeconds(30);
     public static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(60);
 
+    /// <summary>Logs and metrics up to this size are mirrored on every poll that sees them grow; bigger ones at most every 10 s.</summary>
+    public const long MirrorEveryTimeBytes = 1 << 20;
+
     private readonly TrainingJobs _jobs;
     private readonly RuntimeManager _runtimes;
     private readonly RuntimeFiles _files;
@@ -151,6 +154,7 @@ public sealed class RemoteJobs : IDisposable
         var dir = _jobs.DirectoryOf(spec.Id);
         var ct = _disposed.Token;
         var sizes = new Dictionary<string, long>(StringComparer.Ordinal);
+        var mirrored = new Dictionary<string, DateTime>(StringComparer.Ordinal);
         DateTimeOffset? lastBeat = null;
         var beatSeen = DateTime.UtcNow;
         var launchedAt = DateTime.UtcNow;
@@ -193,8 +197,11 @@ public sealed class RemoteJobs : IDisposable
                 var byName = entries.ToDictionary(e => e.Name, StringComparer.Ordinal);
                 foreach (var name in new[] { TrainingJobs.WorkerLog, TrainingJobs.MetricsFile })
                 {
-                    if (byName.TryGetValue(name, out var e) && e.Size is long size && (!sizes.TryGetValue(name, out var before) || before != size))
+                    // A big file is fetched whole: while the worker runs, at most every 10 s; always once it has ended.
+                    if (byName.TryGetValue(name, out var e) && e.Size is long size && (!sizes.TryGetValue(name, out var before) || before != size)
+                        && (size <= MirrorEveryTimeBytes || byName.ContainsKey("exit") || !mirrored.TryGetValue(name, out var at) || DateTime.UtcNow - at > TimeSpan.FromSeconds(10)))
                     {
+                        mirrored[name] = DateTime.UtcNow;
                         await _files.DownloadAsync(a.RuntimeId, $"{remote.JobFolder}/{name}", Path.Combine(dir, name), overwrite: true, cancellationToken: ct).ConfigureAwait(false);
                         sizes[name] = size;
                     }
