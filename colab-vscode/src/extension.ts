@@ -92,12 +92,13 @@ export function activate(context: vscode.ExtensionContext): void {
   );
 
   // -- training wiring (issue 5) --
-  const training = new TrainingController(vscode, client);
+  const training = new TrainingController(vscode, client, 500, context.secrets);
   context.subscriptions.push(
     training,
     vscode.tasks.registerTaskProvider(trainTaskType, training.taskProvider()),
     vscode.commands.registerCommand(trainingCommandIds.startTraining, () => training.startTraining()),
     vscode.commands.registerCommand(trainingCommandIds.tryTrainingExample, () => training.tryExample()),
+    vscode.commands.registerCommand(trainingCommandIds.setTrainingWebhook, () => training.setWebhook()),
     vscode.commands.registerCommand(trainingCommandIds.showTrainingMetrics, (jobId?: string) => training.showMetrics(typeof jobId === 'string' ? jobId : undefined)),
   );
 

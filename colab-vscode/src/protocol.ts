@@ -118,6 +118,7 @@ export const errorCodes = {
   // -- gpu codes (issue 4) --
 
   // -- training codes (issue 5) --
+  TrainGpuMismatch: -32050,
 
   // -- drive codes (issue 6) --
   DriveNotFound: -32060,
@@ -620,6 +621,16 @@ export interface TrainStartParams {
   keep?: number;
   checkpointEvery?: number;
   graceSeconds?: number;
+  /** GPU models of which one must be present (as colab.gpu.required); the job is refused otherwise. */
+  requiredGpu?: string[];
+  /** 'disconnect': also disconnect runtimeId when the job ends (releases the GPU). */
+  onDone?: 'notify' | 'disconnect';
+  /** The connected local runtime the job belongs to. */
+  runtimeId?: string;
+  /** From SecretStorage; POSTed to when the job succeeds or fails; never stored by the daemon. */
+  webhookUrl?: string;
+  /** Remote jobs: the workspace files to sync (relative globs). */
+  syncGlobs?: string[];
 }
 export interface TrainProgress {
   step?: number;
@@ -643,6 +654,11 @@ export interface TrainJobInfo {
   progress?: TrainProgress;
   startedAt: string;
   updatedAt: string;
+  onDone?: 'notify' | 'disconnect';
+  runtimeId?: string;
+  /** A webhook was given (its URL is never sent back). */
+  webhook?: boolean;
+  requiredGpu?: string[];
 }
 export interface TrainListResult {
   jobs: TrainJobInfo[];

@@ -1,6 +1,10 @@
 using System.CommandLine;
 using System.Text.Json;
+using Colab.Daemon.Gpu;
+using Colab.Daemon.Hosting;
 using Colab.Daemon.Training;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 
 namespace Colab.Daemon.Cli;
 
@@ -23,7 +27,7 @@ internal static class TrainCommand
             }
             var python = Environment.GetEnvironmentVariable("COLAB_PYTHON") is { Length: > 0 } p ? p : File.Exists("/usr/bin/python3") ? "/usr/bin/python3" : "python3";
             List<string> command = [python, TrainingJobs.ExampleScript, "--epochs", (parse.GetValue(epochs) ?? 8).ToString(System.Globalization.CultureInfo.InvariantCulture)];
-            return await StartAsync(command, null, null, 3, 3, null, 2, 30, null, follow: true, output, ct).ConfigureAwait(false);
+            return await StartAsync(command, null, null, 3, 3, null, 2, 30, null, follow: true, [], output, ct).ConfigureAwait(false);
         });
 
         var checkpointDir = new Option<string?>("--checkpoint-dir") { Description = "Where checkpoints go (default: the job directory's checkpoints/)." };
@@ -35,10 +39,11 @@ internal static class TrainCommand
         var id = new Option<string?>("--id") { Description = "The job id (default: generated)." };
         var follow = new Option<bool>("--follow", "-f") { Description = "Follow the log until the job ends." };
         var command = new Argument<string[]>("command") { Description = "The worker command, e.g. -- python3 train.py --lr 0.1", Arity = ArgumentArity.OneOrMore };
-        var start = new Command("start", "Start a supervised training job; prints its id.") { checkpointDir, maxRestarts, keep, every, backoff, grace, id, follow, command };
+        var requireGpu = new Option<string[]>("--require-gpu") { Description = "A GPU model that must be present (repeatable), e.g. --require-gpu A100; otherwise the job is not started.", AllowMultipleArgumentsPerToken = false };
+        var start = new Command("start", "Start a supervised training job; prints its id.") { checkpointDir, maxRestarts, keep, every, backoff, grace, id, follow, requireGpu, command };
         start.SetAction(async (parse, ct) => await StartAsync(parse.GetValue(command)!, parse.GetValue(checkpointDir), parse.GetValue(id),
             parse.GetValue(maxRestarts), parse.GetValue(keep), parse.GetValue(every), parse.GetValue(backoff), parse.GetValue(grace), null,
-            parse.GetValue(follow), output, ct).ConfigureAwait(false));
+            parse.GetValue(follow), parse.GetValue(requireGpu) ?? [], output, ct).ConfigureAwait(false));
         train.Subcommands.Add(start);
 
         var json = new Option<bool>("--json") { Description = "Print JSON for scripts." };
@@ -92,19 +97,38 @@ internal static class TrainCommand
         train.Subcommands.Add(resume);
 
         var dir = new Argument<string>("dir");
-        var supervise = new Command("supervise", "Internal: the detached supervisor of one job directory.") { dir };
+        var webhookStdin = new Option<bool>(TrainingJobs.WebhookStdinOption) { Description = "Read the webhook URL from the first line of stdin." };
+        var supervise = new Command("supervise", "Internal: the detached supervisor of one job directory.") { dir, webhookStdin };
         supervise.Hidden = true;
-        supervise.SetAction(async (parse, ct) => await Guard(() => new Supervisor(parse.GetValue(dir)!, Console.Error).RunAsync()).ConfigureAwait(false));
+        supervise.SetAction(async (parse, ct) => await Guard(async () =>
+        {
+            var webhook = parse.GetValue(webhookStdin) ? await TrainingJobs.ReadWebhookAsync(Console.In).ConfigureAwait(false) : null;
+            return await new Supervisor(parse.GetValue(dir)!, Console.Error, webhook).RunAsync().ConfigureAwait(false);
+        }).ConfigureAwait(false));
         train.Subcommands.Add(supervise);
         return train;
     }
 
     private static async Task<int> StartAsync(IReadOnlyList<string> command, string? checkpointDir, string? id, int maxRestarts, int keep, int? every,
-        double backoff, double grace, IReadOnlyDictionary<string, string>? env, bool follow, TextWriter output, CancellationToken ct)
+        double backoff, double grace, IReadOnlyDictionary<string, string>? env, bool follow, IReadOnlyList<string> requireGpu, TextWriter output, CancellationToken ct)
         => await Guard(async () =>
         {
+            IReadOnlyList<string> required;
+            try
+            {
+                required = GpuCheck.ValidateRequired(requireGpu);
+            }
+            catch (ArgumentException e)
+            {
+                throw new TrainingException(e.Message);
+            }
+            if (required.Count > 0)
+            {
+                using var host = DaemonHost.CreateBuilder([], LogLevel.Warning).Build();
+                await TrainingService.RequireGpuAsync(host.Services.GetRequiredService<GpuService>(), required, null, ct).ConfigureAwait(false);
+            }
             var jobs = new TrainingJobs(TrainingJobs.DefaultRoot());
-            var spec = jobs.Create(command, null, checkpointDir, maxRestarts, keep, every, backoff, grace, env, id);
+            var spec = jobs.Create(command, null, checkpointDir, maxRestarts, keep, every, backoff, grace, env, id, requiredGpu: required);
             var s = await jobs.LaunchAsync(spec.Id, TrainingJobs.SelfCommand(), ct).ConfigureAwait(false);
             await output.WriteLineAsync(spec.Id).ConfigureAwait(false);
             await Console.Error.WriteLineAsync($"colab train: job {spec.Id} {s.State} (supervisor pid {s.SupervisorPid}); checkpoints in {spec.CheckpointDirectory}").ConfigureAwait(false);

@@ -21,7 +21,7 @@ internal sealed class TrainingMethods(TrainingService training) : IMethodGroup
         connection.OnRequest(Methods.TrainList, json.EmptyParams, json.TrainListResult, (_, _) => Guard(() => Task.FromResult(new TrainListResult(training.List()))));
         connection.OnRequest(Methods.TrainStop, json.TrainJobIdParams, json.TrainJobInfo, (p, _) => Guard(() =>
         {
-            training.Jobs.RequestStop(p.JobId);
+            training.RequestStop(p.JobId);
             return Task.FromResult(training.Info(p.JobId));
         }));
         connection.OnRequest(Methods.TrainLogs, json.TrainLogsParams, json.TrainLogsResult, (p, _) => Guard(() => Task.FromResult(training.Logs(p))));
@@ -56,6 +56,10 @@ internal sealed class TrainingMethods(TrainingService training) : IMethodGroup
                     {
                         connection.Notify(Methods.TrainChanged, job, TrainingProtocolJson.Default.TrainJobInfo);
                     }
+                    if (seen && !TrainingStates.IsFinal(before!.State) && job.State is TrainingStates.Succeeded or TrainingStates.Failed or TrainingStates.Stopped && job.OnDone == TrainingOnDone.Disconnect)
+                    {
+                        await ApplyOnDoneAsync(job.Id, closed).ConfigureAwait(false);
+                    }
                 }
                 first = false;
                 await Task.Delay(PollInterval, closed).ConfigureAwait(false);
@@ -67,6 +71,18 @@ internal sealed class TrainingMethods(TrainingService training) : IMethodGroup
         }
     }
 
+    private async Task ApplyOnDoneAsync(string jobId, CancellationToken closed)
+    {
+        try
+        {
+            await training.ApplyOnDoneAsync(jobId, closed).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is TrainingException or IOException or UnauthorizedAccessException)
+        {
+            // the job directory went away; nothing to disconnect for
+        }
+    }
+
     private static bool SameAs(TrainJobInfo a, TrainJobInfo b)
         => a.State == b.State && a.UpdatedAt == b.UpdatedAt && a.Restarts == b.Restarts && a.Progress == b.Progress;
 
@@ -75,6 +91,10 @@ internal sealed class TrainingMethods(TrainingService training) : IMethodGroup
         try
         {
             return await action().ConfigureAwait(false);
+        }
+        catch (TrainingGpuMismatchException e)
+        {
+            throw new JsonRpcException(ErrorCodes.TrainGpuMismatch, e.Message);
         }
         catch (TrainingException e) when (e.Message.StartsWith("Invalid params", StringComparison.Ordinal) || e.Message.StartsWith("no training job", StringComparison.Ordinal) || e.Message.Contains("is not a training job id", StringComparison.Ordinal))
         {

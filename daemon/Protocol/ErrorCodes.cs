@@ -30,6 +30,8 @@ public static class ErrorCodes
     // -- gpu codes (issue 4) --
 
     // -- training codes (issue 5) --
+    /// <summary>The job requires a GPU model this host does not have (or has no GPU): it was not started.</summary>
+    public const int TrainGpuMismatch = -32050;
 
     // -- drive codes (issue 6) --
     public const int DriveNotFound = -32060;
@@ -71,6 +73,7 @@ public static class ErrorCodes
         // -- gpu codes (issue 4) --
 
         // -- training codes (issue 5) --
+        [nameof(TrainGpuMismatch)] = TrainGpuMismatch,
 
         // -- drive codes (issue 6) --
         [nameof(DriveNotFound)] = DriveNotFound,

@@ -7,6 +7,11 @@ namespace Colab.Daemon.Protocol;
 /// <c>colab/train/start</c>: either <c>command</c> (argv; never a shell string) or <c>example: true</c>
 /// (the built-in digits CNN, <c>epochs</c> optional).
 /// </summary>
+/// <param name="RequiredGpu">GPU models of which one must be present (names as in <c>colab.gpu.required</c>); empty: no check.</param>
+/// <param name="OnDone"><c>notify</c> (default) or <c>disconnect</c>: also disconnect <paramref name="RuntimeId"/> when the job ends, releasing its GPU.</param>
+/// <param name="RuntimeId">A connected runtime: local (the job runs on the daemon's host) or remote (the job runs on the runtime, after a code sync).</param>
+/// <param name="SyncGlobs">Remote jobs: the workspace files to sync (relative globs; default <c>**/*.py</c>).</param>
+/// <param name="WebhookUrl">A secret from the editor's SecretStorage: POSTed to when the job succeeds or fails; never stored or logged.</param>
 public sealed record TrainStartParams(
     IReadOnlyList<string>? Command = null,
     bool Example = false,
@@ -16,7 +21,17 @@ public sealed record TrainStartParams(
     int MaxRestarts = 3,
     int Keep = 3,
     int? CheckpointEvery = null,
-    double GraceSeconds = 30);
+    double GraceSeconds = 30,
+    IReadOnlyList<string>? RequiredGpu = null,
+    string? OnDone = null,
+    string? RuntimeId = null,
+    string? WebhookUrl = null,
+    IReadOnlyList<string>? SyncGlobs = null)
+{
+    /// <summary>Never prints the webhook URL (a secret).</summary>
+    public override string ToString()
+        => $"TrainStartParams {{ Command = [{string.Join(' ', Command ?? [])}], Example = {Example}, RuntimeId = {RuntimeId}, OnDone = {OnDone}, RequiredGpu = [{string.Join(", ", RequiredGpu ?? [])}], WebhookUrl = {(WebhookUrl is null ? "none" : "(secret)")} }}";
+}
 
 public sealed record TrainJobIdParams(string JobId);
 
@@ -42,7 +57,11 @@ public sealed record TrainJobInfo(
     string CheckpointDirectory,
     TrainProgress? Progress,
     DateTimeOffset StartedAt,
-    DateTimeOffset UpdatedAt);
+    DateTimeOffset UpdatedAt,
+    string? OnDone = null,
+    string? RuntimeId = null,
+    bool Webhook = false,
+    IReadOnlyList<string>? RequiredGpu = null);
 
 public sealed record TrainListResult(IReadOnlyList<TrainJobInfo> Jobs);
 

@@ -21,10 +21,13 @@ public sealed class Supervisor
     private readonly CancellationTokenSource _stop = new();
     private readonly SemaphoreSlim _logGate = new(1, 1);
     private readonly FileStream _workerLog;
+    private readonly string? _webhookUrl;
     private TrainingJobStatus _status;
 
-    public Supervisor(string jobDirectory, TextWriter log)
+    /// <param name="webhookUrl">The job's webhook (a secret: kept in this process's memory only), called when the job succeeds or fails.</param>
+    public Supervisor(string jobDirectory, TextWriter log, string? webhookUrl = null)
     {
+        _webhookUrl = string.IsNullOrEmpty(webhookUrl) ? null : webhookUrl;
         _dir = Path.GetFullPath(jobDirectory);
         var jobs = new TrainingJobs(Path.GetDirectoryName(_dir)!);
         var id = Path.GetFileName(_dir);
@@ -38,6 +41,20 @@ public sealed class Supervisor
     }
 
     public async Task<int> RunAsync()
+    {
+        var code = await SuperviseAsync().ConfigureAwait(false);
+        if (_webhookUrl is { } url && _status.State is TrainingStates.Succeeded or TrainingStates.Failed)
+        {
+            var progress = TrainingService.ReadProgress(Path.Combine(_dir, TrainingJobs.MetricsFile));
+            var payload = new TrainWebhookPayload(_status.Id, _status.State, _status.Restarts,
+                TrainingWebhook.Summary(_status.Id, _status.State, _status.Restarts, _status.LastError, progress), _status.LastError, progress);
+            using var http = TrainingWebhook.CreateClient();
+            Log(await TrainingWebhook.SendAsync(http, url, payload, TrainingWebhook.DefaultTimeout, CancellationToken.None).ConfigureAwait(false));
+        }
+        return code;
+    }
+
+    private async Task<int> SuperviseAsync()
     {
         using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnStopSignal);
         using var intr = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnStopSignal);

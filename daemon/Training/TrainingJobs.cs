@@ -18,7 +18,19 @@ public sealed record TrainingJobSpec(
     double BackoffSeconds,
     double GraceSeconds,
     IReadOnlyDictionary<string, string>? Environment,
-    DateTimeOffset CreatedAt);
+    DateTimeOffset CreatedAt,
+    IReadOnlyList<string>? RequiredGpu = null,
+    string? OnDone = null,
+    string? RuntimeId = null,
+    bool Webhook = false,
+    RemoteJobSpec? Remote = null);
+
+/// <summary>What happens when a job ends, besides the editor's notification (<c>onDone</c> in <c>colab/train/start</c>).</summary>
+public static class TrainingOnDone
+{
+    public const string Notify = "notify";
+    public const string Disconnect = "disconnect";
+}
 
 public static class TrainingStates
 {
@@ -57,7 +69,10 @@ public sealed record TrainingJobStatus(
 internal sealed partial class TrainingJson : JsonSerializerContext;
 
 /// <summary>A training-job error the user can act on (bad id, bad spec, job not running, …).</summary>
-public sealed class TrainingException(string message) : Exception(message);
+public class TrainingException(string message) : Exception(message);
+
+/// <summary>The required GPU is not there: the job was not started (error <c>TrainGpuMismatch</c>).</summary>
+public sealed class TrainingGpuMismatchException(string message) : TrainingException(message);
 
 /// <summary>
 /// Jobs on this host, one directory each under <see cref="Root"/>: <c>job.json</c> (the spec),
@@ -108,14 +123,15 @@ public sealed partial class TrainingJobs(string root)
     /// <summary>Creates the job directory and spec. The id is generated when none is given.</summary>
     public TrainingJobSpec Create(IReadOnlyList<string> command, string? workingDirectory, string? checkpointDirectory,
         int maxRestarts = 3, int keep = 3, int? every = null, double backoffSeconds = 2, double graceSeconds = 30,
-        IReadOnlyDictionary<string, string>? environment = null, string? id = null)
+        IReadOnlyDictionary<string, string>? environment = null, string? id = null,
+        IReadOnlyList<string>? requiredGpu = null, string? onDone = null, string? runtimeId = null, bool webhook = false, RemoteJobSpec? remote = null)
     {
         if (command.Count == 0 || string.IsNullOrWhiteSpace(command[0]))
         {
             throw new TrainingException("no command to run");
         }
         ArgumentOutOfRangeException.ThrowIfNegative(maxRestarts);
-        id ??= $"{DateTime.UtcNow:yyyyMMdd-HHmmss}-{Convert.ToHexStringLower(Guid.NewGuid().ToByteArray())[..6]}";
+        id ??= NewId();
         var dir = DirectoryOf(id);
         if (Directory.Exists(dir))
         {
@@ -124,11 +140,13 @@ public sealed partial class TrainingJobs(string root)
         Directory.CreateDirectory(dir);
         var spec = new TrainingJobSpec(id, command, Path.GetFullPath(workingDirectory ?? Environment.CurrentDirectory),
             Path.GetFullPath(checkpointDirectory ?? Path.Combine(dir, "checkpoints")), maxRestarts, keep, every, backoffSeconds, graceSeconds,
-            environment, DateTimeOffset.UtcNow);
+            environment, DateTimeOffset.UtcNow, requiredGpu is { Count: > 0 } ? requiredGpu : null, onDone, runtimeId, webhook, remote);
         WriteAtomic(Path.Combine(dir, SpecFile), JsonSerializer.SerializeToUtf8Bytes(spec, TrainingJson.Default.TrainingJobSpec));
         WriteStatus(dir, new TrainingJobStatus(id, TrainingStates.Starting, null, null, 0, maxRestarts, null, null, spec.CreatedAt, spec.CreatedAt));
         return spec;
     }
+
+    public static string NewId() => $"{DateTime.UtcNow:yyyyMMdd-HHmmss}-{Convert.ToHexStringLower(Guid.NewGuid().ToByteArray())[..6]}";
 
     public TrainingJobSpec ReadSpec(string id)
     {
@@ -202,27 +220,47 @@ public sealed partial class TrainingJobs(string root)
     }
 
     /// <summary>Starts the detached supervisor for a job (new session, stdio to supervisor.log) and waits until it has taken the job.</summary>
-    public async Task<TrainingJobStatus> LaunchAsync(string id, IReadOnlyList<string> colab, CancellationToken cancellationToken)
+    /// <param name="webhookUrl">The job's webhook, a secret: written to the supervisor's stdin (a pipe), never to a file or argv.</param>
+    public async Task<TrainingJobStatus> LaunchAsync(string id, IReadOnlyList<string> colab, CancellationToken cancellationToken, string? webhookUrl = null)
     {
         var dir = DirectoryOf(id);
+        if (ReadSpec(id).Remote is not null)
+        {
+            throw new TrainingException($"training job '{id}' runs on a remote runtime: the daemon supervises it while that runtime is connected (it re-attaches on connect)");
+        }
         var before = ReadStatus(id);
         if (!TrainingStates.IsFinal(before.State) && before.SupervisorPid is int running && IsAlive(running))
         {
             throw new TrainingException($"training job '{id}' is already supervised (pid {running})");
         }
-        var start = new ProcessStartInfo("/bin/sh") { UseShellExecute = false };
+        var start = new ProcessStartInfo("/bin/sh") { UseShellExecute = false, RedirectStandardInput = true };
         // sh forks setsid in the background and exits: the supervisor is re-parented to init, has its own
-        // session and process group, and its stdio never touches the daemon's protocol stream.
+        // session and process group, and its stdio never touches the daemon's protocol stream. Its stdin
+        // is sh's (a pipe from here; fd 3 because an asynchronous list's own stdin is /dev/null): the
+        // webhook URL, when there is one, travels that way and nowhere else.
         start.ArgumentList.Add("-c");
-        start.ArgumentList.Add("d=\"$1\"; shift; setsid \"$@\" train supervise \"$d\" </dev/null >>\"$d/supervisor.log\" 2>&1 &");
+        start.ArgumentList.Add("d=\"$1\"; w=\"$2\"; shift 2; exec 3<&0; setsid \"$@\" train supervise \"$d\" ${w:+\"$w\"} <&3 3<&- >>\"$d/supervisor.log\" 2>&1 &");
         start.ArgumentList.Add("colab-supervise");
         start.ArgumentList.Add(dir);
+        start.ArgumentList.Add(string.IsNullOrEmpty(webhookUrl) ? "" : WebhookStdinOption);
         foreach (var a in colab)
         {
             start.ArgumentList.Add(a);
         }
         using (var sh = Process.Start(start) ?? throw new TrainingException("could not start the supervisor"))
         {
+            try
+            {
+                if (!string.IsNullOrEmpty(webhookUrl))
+                {
+                    await sh.StandardInput.WriteLineAsync(webhookUrl.AsMemory(), cancellationToken).ConfigureAwait(false);
+                }
+                sh.StandardInput.Close();
+            }
+            catch (IOException)
+            {
+                // sh is gone already: the status wait below says what happened
+            }
             await sh.WaitForExitAsync(cancellationToken).ConfigureAwait(false);
         }
         var deadline = DateTime.UtcNow.AddSeconds(60);
@@ -237,6 +275,17 @@ public sealed partial class TrainingJobs(string root)
         }
         var log = Path.Combine(dir, SupervisorLog);
         throw new TrainingException($"the supervisor did not start within 60 s; see {log}: {Tail(log, 5)}");
+    }
+
+    /// <summary>The supervisor's option that makes it read the webhook URL from its first stdin line.</summary>
+    public const string WebhookStdinOption = "--webhook-stdin";
+
+    /// <summary>The first line of <paramref name="input"/> (the webhook URL), or null after 10 s or at end of input.</summary>
+    public static async Task<string?> ReadWebhookAsync(TextReader input)
+    {
+        var read = input.ReadLineAsync();
+        var done = await Task.WhenAny(read, Task.Delay(TimeSpan.FromSeconds(10))).ConfigureAwait(false);
+        return done == read && await read.ConfigureAwait(false) is { Length: > 0 } url ? url.Trim() : null;
     }
 
     /// <summary>The command line that runs this program again: the apphost, or <c>dotnet colab.dll</c>.</summary>
@@ -255,6 +304,10 @@ public sealed partial class TrainingJobs(string root)
         if (TrainingStates.IsFinal(s.State))
         {
             return s;
+        }
+        if (ReadSpec(id).Remote is not null)
+        {
+            throw new TrainingException($"training job '{id}' runs on a remote runtime: stop it from the editor (colab/train/stop) while its runtime is connected");
         }
         if (s.SupervisorPid is int pid && Kill(pid, SigTerm) != 0)
         {

@@ -1,19 +1,54 @@
 using System.Text;
 using System.Text.Json;
+using Colab.Daemon.Gpu;
 using Colab.Daemon.Protocol;
+using Colab.Daemon.Runtimes;
+using Colab.Daemon.Runtimes.Files;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Colab.Daemon.Training;
 
 /// <summary>The daemon's side of training jobs: start/stop through <see cref="TrainingJobs"/>, and job info with progress read from the job directory.</summary>
-public sealed class TrainingService
+public sealed class TrainingService : IDisposable
 {
     public const int MaxLogChunk = 1 << 20;
 
-    public TrainingService() : this(TrainingJobs.DefaultRoot())
+    private readonly GpuService? _gpu;
+    private readonly RuntimeManager? _runtimes;
+    private readonly ILogger _logger;
+    private readonly RuntimeGpuService? _runtimeGpu;
+    private readonly RemoteJobs? _remote;
+
+    public TrainingService(GpuService gpu, RuntimeManager runtimes, RuntimeFiles files, RuntimeGpuService runtimeGpu, ILogger<TrainingService> logger)
+        : this(TrainingJobs.DefaultRoot(), gpu, runtimes, logger, files, runtimeGpu)
     {
     }
 
-    public TrainingService(string root) => Jobs = new TrainingJobs(root);
+    /// <param name="gpu">This host's GPUs, for the required-GPU check (none: a job that requires a GPU is refused).</param>
+    /// <param name="runtimes">The connected runtimes, for <c>runtimeId</c> and <c>onDone: disconnect</c>.</param>
+    public TrainingService(string root, GpuService? gpu = null, RuntimeManager? runtimes = null, ILogger? logger = null, RuntimeFiles? files = null, RuntimeGpuService? runtimeGpu = null)
+    {
+        Jobs = new TrainingJobs(root);
+        _gpu = gpu;
+        _runtimes = runtimes;
+        _logger = logger ?? NullLogger.Instance;
+        _runtimeGpu = runtimeGpu;
+        _remote = runtimes is not null && files is not null ? new RemoteJobs(Jobs, runtimes, files, _logger) : null;
+    }
+
+    public void Dispose() => _remote?.Dispose();
+
+    /// <summary>Stops a job: a local one through its supervisor process, a remote one through this daemon.</summary>
+    public void RequestStop(string id)
+    {
+        if (Jobs.ReadSpec(id).Remote is not null && !TrainingStates.IsFinal(Jobs.ReadStatus(id).State))
+        {
+            (_remote ?? throw new TrainingException("this daemon cannot reach runtimes")).RequestStop(id);
+            return;
+        }
+        Jobs.RequestStop(id);
+    }
 
     public TrainingJobs Jobs { get; }
 
@@ -41,17 +76,189 @@ public sealed class TrainingService
         {
             throw new TrainingException($"Invalid params: the working directory {wd} does not exist");
         }
-        var spec = Jobs.Create(command, p.WorkingDirectory, p.CheckpointDirectory, p.MaxRestarts, p.Keep, p.CheckpointEvery, 2, p.GraceSeconds);
-        await Jobs.LaunchAsync(spec.Id, TrainingJobs.SelfCommand(), cancellationToken).ConfigureAwait(false);
+        var onDone = p.OnDone ?? TrainingOnDone.Notify;
+        if (onDone is not (TrainingOnDone.Notify or TrainingOnDone.Disconnect))
+        {
+            throw new TrainingException("Invalid params: onDone is \"notify\" or \"disconnect\"");
+        }
+        if (p.WebhookUrl is { } hook)
+        {
+            TrainingWebhook.Validate(hook);
+        }
+        IReadOnlyList<string> required;
+        try
+        {
+            required = GpuCheck.ValidateRequired(p.RequiredGpu);
+        }
+        catch (ArgumentException e)
+        {
+            throw new TrainingException($"Invalid params: {e.Message}");
+        }
+        var (runtimeId, runtime) = CheckRuntime(p.RuntimeId, onDone);
+        if (runtime is { Kind: "remote" })
+        {
+            return await StartRemoteAsync(p, command, required, onDone, runtime, cancellationToken).ConfigureAwait(false);
+        }
+        if (p.SyncGlobs is not null)
+        {
+            throw new TrainingException("Invalid params: syncGlobs is for jobs on a remote runtime");
+        }
+        if (required.Count > 0)
+        {
+            await RequireGpuAsync(_gpu, required, runtimeId, cancellationToken).ConfigureAwait(false);
+        }
+        var spec = Jobs.Create(command, p.WorkingDirectory, p.CheckpointDirectory, p.MaxRestarts, p.Keep, p.CheckpointEvery, 2, p.GraceSeconds,
+            requiredGpu: required, onDone: onDone, runtimeId: runtimeId, webhook: p.WebhookUrl is not null);
+        await Jobs.LaunchAsync(spec.Id, TrainingJobs.SelfCommand(), cancellationToken, p.WebhookUrl).ConfigureAwait(false);
         return Info(spec.Id);
     }
+
+    /// <summary>A job on a remote runtime: the GPU check there, the code sync, the runner started detached on the runtime, supervised by this daemon.</summary>
+    private async Task<TrainJobInfo> StartRemoteAsync(TrainStartParams p, IReadOnlyList<string> command, IReadOnlyList<string> required, string onDone,
+        RuntimeInfo runtime, CancellationToken cancellationToken)
+    {
+        if (_remote is null)
+        {
+            throw new TrainingException("this daemon cannot reach runtimes");
+        }
+        if (p.Example)
+        {
+            throw new TrainingException("Invalid params: the built-in example runs on the daemon's host; on a remote runtime give your command (its files are synced)");
+        }
+        if (p.CheckpointDirectory is not null)
+        {
+            throw new TrainingException("Invalid params: on a remote runtime checkpoints go to the job's folder (colab-training/jobs/ID/checkpoints); checkpointDirectory is for local jobs");
+        }
+        var globs = CodeSync.ValidateGlobs(p.SyncGlobs);
+        var workspace = p.WorkingDirectory ?? Environment.GetEnvironmentVariable("COLAB_WORKSPACE") ?? Environment.CurrentDirectory;
+        if (required.Count > 0)
+        {
+            var snapshot = _runtimeGpu is null
+                ? throw new TrainingGpuMismatchException($"{string.Join(" or ", required)} is required, but this daemon cannot read the runtime's GPUs; the job was not started")
+                : await _runtimeGpu.SnapshotAsync(runtime.Id, cancellationToken).ConfigureAwait(false);
+            var result = GpuCheck.Check(runtime.Id, $"Runtime {runtime.Id}", snapshot, required);
+            if (result.Matches != true)
+            {
+                throw new TrainingGpuMismatchException($"{result.Message} The job was not started (change requiredGpu in the task, or the colab.gpu.required setting).");
+            }
+        }
+        _ = CodeSync.Select(workspace, globs);
+        var id = TrainingJobs.NewId();
+        var remote = new RemoteJobSpec(runtime.Url, $"{RemoteJobs.RemoteRoot}/jobs/{id}", $"{RemoteJobs.RemoteRoot}/code", globs);
+        var spec = Jobs.Create(command, workspace, null, p.MaxRestarts, p.Keep, p.CheckpointEvery, 2, p.GraceSeconds, id: id,
+            requiredGpu: required, onDone: onDone, runtimeId: runtime.Id, webhook: p.WebhookUrl is not null, remote: remote);
+        try
+        {
+            await _remote.StartAsync(spec, runtime.Id, workspace, p.WebhookUrl, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is TrainingException or JupyterException or IOException or HttpRequestException or UnauthorizedAccessException)
+        {
+            var s = Jobs.ReadStatus(id);
+            TrainingJobs.WriteStatus(Jobs.DirectoryOf(id), s with { State = TrainingStates.Failed, LastError = $"could not start on runtime {runtime.Id}: {e.Message}", UpdatedAt = DateTimeOffset.UtcNow });
+            throw new TrainingException($"could not start the job on runtime {runtime.Id}: {e.Message}");
+        }
+        return Info(id);
+    }
+
+    /// <summary>The runtime a job belongs to: connected; local (the job runs on the daemon's host) or remote (the job runs there).</summary>
+    private (string? Id, RuntimeInfo? Runtime) CheckRuntime(string? runtimeId, string onDone)
+    {
+        if (runtimeId is null)
+        {
+            return onDone == TrainingOnDone.Disconnect
+                ? throw new TrainingException("Invalid params: onDone \"disconnect\" needs the runtimeId of the runtime to disconnect")
+                : (null, null);
+        }
+        if (runtimeId.Length is 0 or > 128 || runtimeId.Any(char.IsControl))
+        {
+            throw new TrainingException("Invalid params: runtimeId is not a runtime id");
+        }
+        if (_runtimes is null)
+        {
+            throw new TrainingException($"Invalid params: no runtime {runtimeId} (it was disconnected, or never connected)");
+        }
+        RuntimeInfo runtime;
+        try
+        {
+            runtime = _runtimes.Get(runtimeId);
+        }
+        catch (JupyterException e)
+        {
+            throw new TrainingException($"Invalid params: {e.Message}");
+        }
+        return (runtimeId, runtime);
+    }
+
+    /// <summary>Refuses to start when none of this host's GPUs is one of <paramref name="required"/> (or there is no GPU).</summary>
+    public static async Task RequireGpuAsync(GpuService? gpu, IReadOnlyList<string> required, string? runtimeId, CancellationToken cancellationToken)
+    {
+        if (gpu is null)
+        {
+            throw new TrainingGpuMismatchException($"{string.Join(" or ", required)} is required, but this daemon cannot read GPUs; the job was not started");
+        }
+        var snapshot = await gpu.SnapshotAsync(cancellationToken).ConfigureAwait(false);
+        var result = GpuCheck.Check(runtimeId ?? "local", runtimeId is null ? "This host" : $"Runtime {runtimeId}", snapshot, required);
+        if (result.Matches != true)
+        {
+            throw new TrainingGpuMismatchException($"{result.Message} The job was not started (change requiredGpu in the task, or the colab.gpu.required setting).");
+        }
+    }
+
+    /// <summary>
+    /// What a job asks for when it ends, besides the editor's notification: with <c>onDone:
+    /// disconnect</c>, disconnects its runtime (once, whichever session sees the end first).
+    /// Returns a line saying what was done, or null.
+    /// </summary>
+    public async Task<string?> ApplyOnDoneAsync(string jobId, CancellationToken cancellationToken)
+    {
+        var spec = Jobs.ReadSpec(jobId);
+        if (spec.OnDone != TrainingOnDone.Disconnect || spec.RuntimeId is not { } runtimeId || _runtimes is null)
+        {
+            return null;
+        }
+        var marker = Path.Combine(Jobs.DirectoryOf(jobId), OnDoneMarker);
+        try
+        {
+            using (new FileStream(marker, FileMode.CreateNew, FileAccess.Write))
+            {
+            }
+        }
+        catch (IOException)
+        {
+            return null; // another session has done it
+        }
+        string line;
+        try
+        {
+            await _runtimes.DisconnectAsync(runtimeId, cancellationToken).ConfigureAwait(false);
+            line = $"onDone: disconnected runtime {runtimeId}";
+        }
+        catch (JupyterException e)
+        {
+            line = $"onDone: could not disconnect runtime {runtimeId}: {e.Message}";
+        }
+        _logger.LogInformation("training job {Job}: {Line}", jobId, line);
+        try
+        {
+            File.AppendAllText(Path.Combine(Jobs.DirectoryOf(jobId), TrainingJobs.WorkerLog),
+                $"{DateTimeOffset.UtcNow:yyyy-MM-ddTHH:mm:ss.fffZ} [daemon] {line}\n");
+        }
+        catch (IOException)
+        {
+            // the log is best effort
+        }
+        return line;
+    }
+
+    public const string OnDoneMarker = "on-done.done";
 
     public TrainJobInfo Info(string id)
     {
         var s = Jobs.ReadStatus(id);
         var spec = Jobs.ReadSpec(id);
         return new TrainJobInfo(s.Id, s.State, s.Restarts, s.MaxRestarts, s.WorkerPid, s.LastExitCode, s.LastError, spec.Command,
-            spec.CheckpointDirectory, ReadProgress(Path.Combine(Jobs.DirectoryOf(id), TrainingJobs.MetricsFile)), s.StartedAt, s.UpdatedAt);
+            spec.CheckpointDirectory, ReadProgress(Path.Combine(Jobs.DirectoryOf(id), TrainingJobs.MetricsFile)), s.StartedAt, s.UpdatedAt,
+            spec.OnDone, spec.RuntimeId, spec.Webhook, spec.RequiredGpu);
     }
 
     public IReadOnlyList<TrainJobInfo> List()

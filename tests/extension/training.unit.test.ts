@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type * as vscode from 'vscode';
 import { methods, type TrainJobInfo, type TrainStartParams } from '../../colab-vscode/src/protocol';
-import { TrainingController, TrainTerminal, startParamsOf, type TrainingDaemon } from '../../colab-vscode/src/training/training';
+import { TrainingController, TrainTerminal, startParamsOf, webhookUrlProblem, type TrainingDaemon } from '../../colab-vscode/src/training/training';
 import { chartSvg, doneMessage, formatEta, metricsHtml, seriesOf, splitCommand, trainingStatusText } from '../../colab-vscode/src/training/trainingText';
 import { settle } from './fakeDaemon';
 import { createVscodeStub, StubEventEmitter } from './vscodeStub';
@@ -158,5 +158,103 @@ test('a start the daemon refuses is written to the terminal, which closes with 1
   term.onDidWrite((t) => written.push(t));
   assert.equal(await term.run(), 1);
   assert.match(written.join(''), /Could not start the training job: Invalid params: the working directory \/x does not exist/);
+  c.dispose();
+});
+
+test('requiredGpu comes from the task, else the colab.gpu.required setting; [] in the task turns the check off; onDone is checked', () => {
+  assert.deepEqual(startParamsOf({ type: 'colab-train', example: true }, '/ws', ['A100', 'H100']), { example: true, epochs: undefined, requiredGpu: ['A100', 'H100'] });
+  assert.deepEqual(startParamsOf({ type: 'colab-train', example: true, requiredGpu: 'L4' }, '/ws', ['A100']), { example: true, epochs: undefined, requiredGpu: ['L4'] });
+  assert.deepEqual(startParamsOf({ type: 'colab-train', example: true, requiredGpu: [] }, '/ws', ['A100']), { example: true, epochs: undefined });
+  assert.deepEqual(startParamsOf({ type: 'colab-train', command: 'python3 t.py', onDone: 'disconnect', runtimeId: 'local-1' }, '/ws'), {
+    command: ['python3', 't.py'], workingDirectory: '/ws', checkpointDirectory: undefined, maxRestarts: undefined, checkpointEvery: undefined, onDone: 'disconnect', runtimeId: 'local-1',
+  });
+  assert.throws(() => startParamsOf({ type: 'colab-train', example: true, onDone: 'explode' as 'notify' }, '/ws'), /"notify" or "disconnect"/);
+});
+
+class FakeSecrets {
+  readonly values = new Map<string, string>();
+  async get(key: string) {
+    return this.values.get(key);
+  }
+  async store(key: string, value: string) {
+    this.values.set(key, value);
+  }
+  async delete(key: string) {
+    this.values.delete(key);
+  }
+}
+
+test('the webhook URL goes from SecretStorage into the start request, unless the task says webhook: false', async () => {
+  const stub = createVscodeStub();
+  const secrets = new FakeSecrets();
+  secrets.values.set('colab.training.webhookUrl', 'https://ntfy.sh/secret-topic');
+  const daemon = new FakeTrainingDaemon((method) => (method === methods.trainStart.name ? job({ state: 'starting' }) : new Error(method)));
+  const c = new TrainingController(controllerApi(stub), daemon, 1, secrets as unknown as vscode.SecretStorage);
+  await c.start({ example: true });
+  assert.deepEqual(daemon.requests.at(-1)!.params, { example: true, webhookUrl: 'https://ntfy.sh/secret-topic' });
+  await c.start({ example: true }, false);
+  assert.deepEqual(daemon.requests.at(-1)!.params, { example: true });
+  c.dispose();
+});
+
+test('onDone disconnect without a runtime id picks the connected local runtime, and says so when there is none', async () => {
+  const stub = createVscodeStub();
+  let runtimes = [
+    { id: 'remote-1', kind: 'remote', state: 'connected' },
+    { id: 'local-2', kind: 'local', state: 'connected' },
+  ];
+  const daemon = new FakeTrainingDaemon((method) =>
+    method === methods.runtimeList.name ? { runtimes } : method === methods.trainStart.name ? job({ state: 'starting' }) : new Error(method));
+  const c = new TrainingController(controllerApi(stub), daemon, 1);
+  await c.start({ example: true, onDone: 'disconnect' });
+  assert.deepEqual(daemon.requests.at(-1)!.params, { example: true, onDone: 'disconnect', runtimeId: 'local-2' });
+  runtimes = [{ id: 'remote-1', kind: 'remote', state: 'connected' }];
+  await assert.rejects(c.start({ example: true, onDone: 'disconnect' }), /needs a connected local runtime/);
+  c.dispose();
+});
+
+test('a GPU mismatch is shown with a Check GPU button that runs colab.checkGpu', async () => {
+  const stub = createVscodeStub();
+  const executed: string[] = [];
+  const refusal = Object.assign(new Error('This host has NVIDIA T4, but A100 is required. The job was not started'), { code: -32050 });
+  const daemon = new FakeTrainingDaemon(() => refusal);
+  const api = controllerApi(stub, { commands: { executeCommand: async (id: string) => void executed.push(id) } });
+  stub.answer.error = 'Check GPU';
+  const c = new TrainingController(api, daemon, 1);
+  await assert.rejects(c.start({ example: true, requiredGpu: ['A100'] }), /A100 is required/);
+  await settle();
+  assert.deepEqual(stub.shown.at(-1), { kind: 'error', message: 'This host has NVIDIA T4, but A100 is required. The job was not started', actions: ['Check GPU'] });
+  assert.deepEqual(executed, ['colab.checkGpu']);
+  c.dispose();
+});
+
+test('webhook URLs: http(s) only, templates allowed, hostile input refused', () => {
+  assert.equal(webhookUrlProblem('https://ntfy.sh/topic'), undefined);
+  assert.equal(webhookUrlProblem('https://api.callmebot.com/whatsapp.php?phone=1&text={text}&apikey=2'), undefined);
+  assert.match(webhookUrlProblem('file:///etc/passwd')!, /http/);
+  assert.match(webhookUrlProblem('javascript:alert(1)')!, /http/);
+  assert.match(webhookUrlProblem('https://a b')!, /no spaces/);
+  assert.match(webhookUrlProblem('https://x/\u0000')!, /control/);
+  assert.match(webhookUrlProblem('nope')!, /not a URL/);
+  assert.match(webhookUrlProblem('https://x/' + 'a'.repeat(3000))!, /2048/);
+});
+
+test('"runtime": "remote" picks the connected remote runtime and passes the sync globs; none connected says so', async () => {
+  const stub = createVscodeStub();
+  let runtimes = [
+    { id: 'local-1', kind: 'local', state: 'connected' },
+    { id: 'remote-2', kind: 'remote', state: 'connected' },
+  ];
+  const daemon = new FakeTrainingDaemon((method) =>
+    method === methods.runtimeList.name ? { runtimes } : method === methods.trainStart.name ? job({ state: 'starting' }) : new Error(method));
+  const c = new TrainingController(controllerApi(stub), daemon, 1);
+  const params = startParamsOf({ type: 'colab-train', command: 'python3 t.py', runtime: 'remote', syncGlobs: ['src/**/*.py'] }, '/ws');
+  await c.start(params, true, 'remote');
+  assert.deepEqual(daemon.requests.at(-1)!.params, {
+    command: ['python3', 't.py'], workingDirectory: '/ws', checkpointDirectory: undefined, maxRestarts: undefined, checkpointEvery: undefined, syncGlobs: ['src/**/*.py'], runtimeId: 'remote-2',
+  });
+  runtimes = [{ id: 'local-1', kind: 'local', state: 'connected' }];
+  await assert.rejects(c.start(params, true, 'remote'), /needs a connected remote runtime/);
+  assert.throws(() => startParamsOf({ type: 'colab-train', example: true, runtime: 'mars' as 'remote' }, '/ws'), /"host" or "remote"/);
   c.dispose();
 });

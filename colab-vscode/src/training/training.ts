@@ -5,14 +5,17 @@
 
 import type * as vscode from 'vscode';
 import type { Disposable, Event } from '../events';
-import { methods, type TrainJobInfo, type TrainListResult, type TrainLogsResult, type TrainMetricsResult, type TrainStartParams } from '../protocol';
+import { errorCodes, methods, type RuntimeInfo, type TrainJobInfo, type TrainListResult, type TrainLogsResult, type TrainMetricsResult, type TrainStartParams } from '../protocol';
 import { doneMessage, metricsHtml, splitCommand, trainingStatusText, trainingTooltip, type MetricRecord } from './trainingText';
 
 export const trainingCommandIds = {
   startTraining: 'colab.startTraining',
   tryTrainingExample: 'colab.tryTrainingExample',
   showTrainingMetrics: 'colab.showTrainingMetrics',
+  setTrainingWebhook: 'colab.setTrainingWebhook',
 } as const;
+/** The SecretStorage key of the webhook URL (template) jobs call when they end. */
+export const trainingWebhookSecret = 'colab.training.webhookUrl';
 export const trainTaskType = 'colab-train';
 export const trainingStatusBarItemId = 'colab.trainingStatus';
 
@@ -30,6 +33,18 @@ export interface TrainTaskDefinition extends vscode.TaskDefinition {
   checkpointDir?: string;
   maxRestarts?: number;
   checkpointEvery?: number;
+  /** GPU models of which one must be present; default: the colab.gpu.required setting. [] turns the check off. */
+  requiredGpu?: string | string[];
+  /** 'disconnect': disconnect the job's runtime when it ends, releasing the GPU. */
+  onDone?: 'notify' | 'disconnect';
+  /** The local runtime the job belongs to; default with onDone 'disconnect': the connected local runtime. */
+  runtimeId?: string;
+  /** false: do not call the webhook (Colab: Set Training Webhook) for this job. */
+  webhook?: boolean;
+  /** 'remote': run the job on the connected remote Jupyter runtime (after syncing syncGlobs); default: the daemon's host. */
+  runtime?: 'host' | 'remote';
+  /** Remote jobs: workspace files to sync (relative globs; default ["**\/*.py"]). */
+  syncGlobs?: string[];
 }
 
 const final = new Set(['succeeded', 'failed', 'stopped', 'lost']);
@@ -39,8 +54,17 @@ export function isFinal(job: TrainJobInfo): boolean {
 }
 
 /** tasks.json definition → colab/train/start params; throws a message for the user on a bad definition. */
-export function startParamsOf(def: TrainTaskDefinition, cwd: string | undefined): TrainStartParams {
-  if (def.example) return { example: true, epochs: def.epochs };
+export function startParamsOf(def: TrainTaskDefinition, cwd: string | undefined, requiredGpuSetting: readonly string[] = []): TrainStartParams {
+  const required = def.requiredGpu === undefined ? [...requiredGpuSetting] : typeof def.requiredGpu === 'string' ? [def.requiredGpu] : Array.isArray(def.requiredGpu) ? def.requiredGpu.map(String) : [];
+  if (def.onDone !== undefined && def.onDone !== 'notify' && def.onDone !== 'disconnect') throw new Error('"onDone" in a colab-train task is "notify" or "disconnect"');
+  const common: TrainStartParams = {
+    ...(required.length > 0 ? { requiredGpu: required } : {}),
+    ...(def.onDone ? { onDone: def.onDone } : {}),
+    ...(typeof def.runtimeId === 'string' ? { runtimeId: def.runtimeId } : {}),
+    ...(Array.isArray(def.syncGlobs) ? { syncGlobs: def.syncGlobs.map(String) } : {}),
+  };
+  if (def.runtime !== undefined && def.runtime !== 'host' && def.runtime !== 'remote') throw new Error('"runtime" in a colab-train task is "host" or "remote"');
+  if (def.example) return { example: true, epochs: def.epochs, ...common };
   const argv = typeof def.command === 'string' ? splitCommand(def.command) : Array.isArray(def.command) ? def.command.map(String) : [];
   if (argv.length === 0) throw new Error('a colab-train task needs "command" (e.g. "python3 train.py") or "example": true');
   return {
@@ -49,10 +73,14 @@ export function startParamsOf(def: TrainTaskDefinition, cwd: string | undefined)
     checkpointDirectory: def.checkpointDir,
     maxRestarts: def.maxRestarts,
     checkpointEvery: def.checkpointEvery,
+    ...common,
   };
 }
 
-type Api = Pick<typeof vscode, 'window' | 'workspace' | 'StatusBarAlignment' | 'tasks' | 'Task' | 'TaskScope' | 'CustomExecution' | 'ViewColumn' | 'EventEmitter'>;
+type Api = Pick<typeof vscode, 'window' | 'workspace' | 'StatusBarAlignment' | 'tasks' | 'Task' | 'TaskScope' | 'CustomExecution' | 'ViewColumn' | 'EventEmitter'> & {
+  commands?: Pick<typeof vscode.commands, 'executeCommand'>;
+};
+export type TrainingSecrets = Pick<vscode.SecretStorage, 'get' | 'store' | 'delete'>;
 
 export class TrainingController implements Disposable {
   private readonly jobs = new Map<string, TrainJobInfo>();
@@ -64,6 +92,7 @@ export class TrainingController implements Disposable {
     private readonly api: Api,
     private readonly daemon: TrainingDaemon,
     private readonly pollMs = 500,
+    private readonly secrets?: TrainingSecrets,
   ) {
     this.item = api.window.createStatusBarItem(trainingStatusBarItemId, api.StatusBarAlignment.Left, -2);
     this.item.name = 'Colab Training';
@@ -97,10 +126,58 @@ export class TrainingController implements Disposable {
     this.item.show();
   }
 
-  async start(params: TrainStartParams): Promise<TrainJobInfo> {
-    const job = await this.daemon.request<TrainJobInfo>(methods.trainStart.name, params);
+  /** Starts a job: the webhook from SecretStorage goes along (unless useWebhook is false), and onDone 'disconnect' gets the local runtime. */
+  async start(params: TrainStartParams, useWebhook = true, runtime: 'host' | 'remote' = 'host'): Promise<TrainJobInfo> {
+    const p: TrainStartParams = { ...params };
+    if (runtime === 'remote' && !p.runtimeId) {
+      const runtimes = (await this.daemon.request<{ runtimes: RuntimeInfo[] }>(methods.runtimeList.name, {})).runtimes;
+      const remote = runtimes.filter((r) => r.kind === 'remote' && r.state === 'connected');
+      if (remote.length === 0) throw new Error('"runtime": "remote" needs a connected remote runtime (Colab: Connect to Remote Runtime)');
+      p.runtimeId = remote[remote.length - 1].id;
+    }
+    if (useWebhook && p.webhookUrl === undefined) {
+      const url = await this.secrets?.get(trainingWebhookSecret);
+      if (url) p.webhookUrl = url;
+    }
+    if (p.onDone === 'disconnect' && !p.runtimeId) {
+      const runtimes = (await this.daemon.request<{ runtimes: RuntimeInfo[] }>(methods.runtimeList.name, {})).runtimes;
+      const local = runtimes.filter((r) => r.kind === 'local' && r.state === 'connected');
+      if (local.length === 0) throw new Error('onDone "disconnect" needs a connected local runtime (Colab: Connect to Local Runtime), or give "runtimeId"');
+      p.runtimeId = local[local.length - 1].id;
+    }
+    let job: TrainJobInfo;
+    try {
+      job = await this.daemon.request<TrainJobInfo>(methods.trainStart.name, p);
+    } catch (e) {
+      if ((e as { code?: number }).code === errorCodes.TrainGpuMismatch) {
+        void Promise.resolve(this.api.window.showErrorMessage((e as Error).message, 'Check GPU')).then((pick) => {
+          if (pick === 'Check GPU') void this.api.commands?.executeCommand('colab.checkGpu');
+        });
+      }
+      throw e;
+    }
     this.changed(job);
     return job;
+  }
+
+  /** Colab: Set Training Webhook — the URL (template) kept in SecretStorage; empty removes it. */
+  async setWebhook(): Promise<void> {
+    if (!this.secrets) return;
+    const url = await this.api.window.showInputBox({
+      prompt: 'Webhook called when a training job succeeds or fails (POST, JSON). {jobId}, {state} and {text} are replaced. Empty removes it.',
+      placeHolder: 'https://ntfy.sh/my-topic',
+      password: true,
+      ignoreFocusOut: true,
+      validateInput: (v) => (v === '' || webhookUrlProblem(v) === undefined ? undefined : webhookUrlProblem(v)),
+    });
+    if (url === undefined) return;
+    if (url === '') {
+      await this.secrets.delete(trainingWebhookSecret);
+      void this.api.window.showInformationMessage('Training webhook removed.');
+      return;
+    }
+    await this.secrets.store(trainingWebhookSecret, url);
+    void this.api.window.showInformationMessage('Training webhook saved in VS Code\'s secret storage; jobs started from now on call it when they end.');
   }
 
   /** Colab: Start Training — asks for the command, runs it as a colab-train task so its log streams to a terminal. */
@@ -125,7 +202,13 @@ export class TrainingController implements Disposable {
   task(def: TrainTaskDefinition, name: string): vscode.Task {
     const cwd = this.api.workspace.workspaceFolders?.[0]?.uri.fsPath;
     return new this.api.Task(def, this.api.TaskScope.Workspace, name, 'colab', new this.api.CustomExecution(async (resolved) =>
-      new TrainTerminal(this.api, this, this.daemon, startParamsOf(resolved as TrainTaskDefinition, cwd), this.pollMs)));
+      new TrainTerminal(this.api, this, this.daemon, startParamsOf(resolved as TrainTaskDefinition, cwd, this.requiredGpuSetting()), this.pollMs,
+        (resolved as TrainTaskDefinition).webhook !== false, (resolved as TrainTaskDefinition).runtime === 'remote' ? 'remote' : 'host')));
+  }
+
+  private requiredGpuSetting(): string[] {
+    const v = this.api.workspace.getConfiguration?.('colab')?.get<unknown>('gpu.required');
+    return Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string' && x.trim() !== '') : [];
   }
 
   taskProvider(): vscode.TaskProvider {
@@ -196,6 +279,8 @@ export class TrainTerminal implements vscode.Pseudoterminal {
     private readonly daemon: TrainingDaemon,
     private readonly params: TrainStartParams,
     private readonly pollMs: number,
+    private readonly useWebhook = true,
+    private readonly runtime: 'host' | 'remote' = 'host',
   ) {
     this.writer = new api.EventEmitter<string>();
     this.closer = new api.EventEmitter<number>();
@@ -218,7 +303,7 @@ export class TrainTerminal implements vscode.Pseudoterminal {
   async run(): Promise<number> {
     let job: TrainJobInfo;
     try {
-      job = await this.controller.start(this.params);
+      job = await this.controller.start(this.params, this.useWebhook, this.runtime);
     } catch (e) {
       this.write(`Could not start the training job: ${(e as Error).message}\n`);
       this.closer.fire(1);
@@ -249,4 +334,17 @@ export class TrainTerminal implements vscode.Pseudoterminal {
     }
     return 0;
   }
+}
+
+/** Why a webhook URL would be refused (the daemon checks the same), or undefined. */
+export function webhookUrlProblem(url: string): string | undefined {
+  if (url.length > 2048 || /[\s\u0000-\u001f\u007f]/.test(url)) return 'at most 2048 characters, no spaces or control characters';
+  let parsed: URL;
+  try {
+    parsed = new URL(url.replace(/\{(jobId|state|text)\}/g, 'x'));
+  } catch {
+    return 'not a URL';
+  }
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') return 'an http:// or https:// URL';
+  return undefined;
 }
