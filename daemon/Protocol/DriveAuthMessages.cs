@@ -15,7 +15,7 @@ public sealed record DriveOAuthSettings(string ClientId, string? ClientSecret = 
 
 /// <param name="Access">"read" (drive.readonly), "readWrite" (drive.readonly + drive.file; the default) or "full" (drive).</param>
 /// <param name="TimeoutSeconds">How long the loopback listener waits for the browser (default 300, 5–1800).</param>
-public sealed record DriveSignInBeginParams(DriveOAuthSettings OAuth, string? Access = null, int? TimeoutSeconds = null);
+public sealed record DriveSignInBeginParams([property: JsonPropertyName("oauth")] DriveOAuthSettings OAuth, string? Access = null, int? TimeoutSeconds = null);
 
 /// <param name="LoopbackUri">Where the daemon listens (<c>http://127.0.0.1:PORT/oauth2callback</c>); the editor may forward it.</param>
 /// <param name="AuthorizeUrl">The page to open in the browser.</param>
@@ -39,7 +39,7 @@ public sealed record DriveAccountTokens(string AccessToken, string? RefreshToken
 }
 
 /// <summary><c>colab/drive/useAccount</c>: the Drive v3 API at <c>baseUrl</c> with these tokens, refreshed through <c>oauth</c>.</summary>
-public sealed record DriveUseAccountParams(DriveAccountTokens Tokens, DriveOAuthSettings OAuth, string? BaseUrl = null)
+public sealed record DriveUseAccountParams(DriveAccountTokens Tokens, [property: JsonPropertyName("oauth")] DriveOAuthSettings OAuth, string? BaseUrl = null)
 {
     public override string ToString() => $"DriveUseAccountParams {{ OAuth = {OAuth}, BaseUrl = {BaseUrl} }}";
 }

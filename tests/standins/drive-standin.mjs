@@ -4,6 +4,8 @@
 // pageToken, fields, orderBy), files.get (metadata; alt=media with Range), files.export
 // (10 MB cap), resumable uploads (uploadType=resumable: 308 + Range, status query with
 // "Content-Range: bytes */N", 404 for unknown sessions), files.update via a resumable PATCH.
+// drives.list, corpora=user/drive with driveId, q=sharedWithMe; the OAuth stand-in
+// (oauth-standin.mjs) is mounted too, so the tokens it issues are valid here.
 // Faults are injected through /__control/faults. Usage: node drive-standin.mjs [--port N];
 // prints "LISTENING <port>" on stdout once ready.
 import http from 'node:http';
