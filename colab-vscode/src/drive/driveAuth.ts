@@ -7,6 +7,7 @@ import type * as vscode from 'vscode';
 import { methods, type DriveAccountTokens, type DriveOAuthSettings, type DriveSignInBeginResult, type DriveSignOutResult } from '../protocol';
 
 export const driveTokensKey = 'colab.drive.oauth.tokens';
+export const driveAuthCommandIds = { signIn: 'colab.driveSignIn', signOut: 'colab.driveSignOut' } as const;
 export const driveSignedInContext = 'colab.driveSignedIn';
 
 export const driveAuthSettings = {
@@ -180,8 +181,8 @@ export async function signOut(deps: DriveAuthDeps): Promise<void> {
 export function registerDriveAuth(deps: DriveAuthDeps): vscode.Disposable[] {
   const v = deps.vscode;
   return [
-    v.commands.registerCommand('colab.driveSignIn', () => signIn(deps)),
-    v.commands.registerCommand('colab.driveSignOut', () => signOut(deps)),
+    v.commands.registerCommand(driveAuthCommandIds.signIn, () => signIn(deps)),
+    v.commands.registerCommand(driveAuthCommandIds.signOut, () => signOut(deps)),
     deps.daemon.onNotification<DriveAccountTokens>(methods.driveTokensRefreshed.name, (t) => {
       if (t && typeof t.accessToken === 'string' && typeof t.expiresAt === 'string') void deps.secrets.store(driveTokensKey, JSON.stringify(t));
     }),
