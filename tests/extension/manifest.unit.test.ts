@@ -139,12 +139,13 @@ test('the settings: daemon path and Python (machine scope, empty by default), lo
   assert.match(props[settingNames.python].description, /empty = \/usr\/bin\/python3 then PATH/);
   assert.deepEqual(props[settingNames.logLevel].enum, [...logLevels]);
   assert.equal(props[settingNames.logLevel].default, 'Information');
-  // Drive sign-in: least privilege by default; the OAuth client and endpoints are per machine.
+  // Drive sign-in: least privilege by default. The OAuth client is the user's, not the machine's:
+  // user settings reach the remote host of a Remote-SSH window (machine-scoped ones would not).
   assert.deepEqual(props[driveAuthSettings.access].enum, ['read', 'readWrite', 'full']);
   assert.equal(props[driveAuthSettings.access].default, 'readWrite');
   for (const name of [driveAuthSettings.clientId, driveAuthSettings.clientSecret, driveAuthSettings.tokenUrl, driveAuthSettings.apiUrl]) {
     assert.equal(props[name].default, '');
-    assert.equal(props[name].scope, 'machine', `${name} is machine-scoped`);
+    assert.notEqual(props[name].scope, 'machine', `${name} is a user setting`);
   }
 });
 
