@@ -9,6 +9,7 @@ import { methods, type DriveAccountTokens, type DriveOAuthSettings, type DriveSi
 export const driveTokensKey = 'colab.drive.oauth.tokens';
 export const driveAuthCommandIds = { signIn: 'colab.driveSignIn', signOut: 'colab.driveSignOut' } as const;
 export const driveSignedInContext = 'colab.driveSignedIn';
+const asExternalUriWaitMs = 10_000;
 
 export const driveAuthSettings = {
   clientId: 'colab.drive.oauth.clientId',
@@ -104,8 +105,10 @@ export async function signIn(deps: DriveAuthDeps): Promise<boolean> {
     let flow = await deps.daemon.request<DriveSignInBeginResult>(methods.driveSignInBegin.name, { oauth: cfg.oauth, access: cfg.access });
     // In a remote workspace the listener is on the remote host: the editor forwards its port.
     const loopback = v.Uri.parse(flow.loopbackUri);
-    const external = await v.env.asExternalUri(loopback);
-    if (external.toString(true) !== loopback.toString(true)) {
+    // Some hosts never answer for a port they cannot forward: after a while, go on with the
+    // loopback address (a local browser reaches it) and the paste fallback.
+    const external = await Promise.race([v.env.asExternalUri(loopback), new Promise<undefined>((r) => setTimeout(r, asExternalUriWaitMs))]);
+    if (external && external.toString(true) !== loopback.toString(true)) {
       flow = await deps.daemon.request<DriveSignInBeginResult>(methods.driveSignInRedirect.name, { flowId: flow.flowId, redirectUri: external.toString(true) });
     }
     const tokens = await v.window.withProgress(
