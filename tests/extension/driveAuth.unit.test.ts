@@ -64,7 +64,7 @@ interface Harness {
   refreshes: number;
 }
 
-function harness(opts: { external?: (u: string) => string; open?: (url: string) => Promise<boolean>; settings?: Record<string, unknown> } = {}): Harness {
+function harness(opts: { external?: (u: string) => string | Promise<string>; open?: (url: string) => Promise<boolean>; settings?: Record<string, unknown> } = {}): Harness {
   const vs = createVscodeStub();
   const secrets = new Map<string, string>();
   const opened: string[] = [];
@@ -82,7 +82,7 @@ function harness(opts: { external?: (u: string) => string; open?: (url: string) 
   api.ProgressLocation = { Notification: 15 };
   (api.window as Record<string, unknown>).withProgress = (_o: unknown, work: (p: unknown, t: unknown) => Promise<unknown>) => work({ report: () => undefined }, undefined);
   api.env = {
-    asExternalUri: async (u: { s: string }) => uri(opts.external ? opts.external(u.s) : u.s),
+    asExternalUri: async (u: { s: string }) => uri(opts.external ? await opts.external(u.s) : u.s),
     openExternal: async (u: { s: string }) => {
       opened.push(u.s);
       return opts.open ? opts.open(u.s) : browse(u.s).then(() => true);
@@ -148,6 +148,12 @@ test('in a remote workspace the forwarded address of the listener is the redirec
   const h = harness({ external: (u) => u.replace('127.0.0.1', 'localhost') });
   assert.equal(await signIn(h.deps), true, JSON.stringify(h.vs.shown));
   assert.match(new URL(h.opened[0]).searchParams.get('redirect_uri')!, /^http:\/\/localhost:\d+\/oauth2callback$/);
+});
+
+test('an editor that never answers asExternalUri does not stall the sign-in: the loopback address is used', async () => {
+  const h = harness({ external: () => new Promise<string>(() => undefined) });
+  assert.equal(await signIn(h.deps), true, JSON.stringify(h.vs.shown));
+  assert.match(new URL(h.opened[0]).searchParams.get('redirect_uri')!, /^http:\/\/127\.0\.0\.1:\d+\/oauth2callback$/);
 });
 
 test('when the redirect cannot arrive, pasting the address the browser ended on completes the sign-in', async () => {

@@ -105,9 +105,11 @@ export async function signIn(deps: DriveAuthDeps): Promise<boolean> {
     let flow = await deps.daemon.request<DriveSignInBeginResult>(methods.driveSignInBegin.name, { oauth: cfg.oauth, access: cfg.access });
     // In a remote workspace the listener is on the remote host: the editor forwards its port.
     const loopback = v.Uri.parse(flow.loopbackUri);
-    // Some hosts never answer for a port they cannot forward: after a while, go on with the
-    // loopback address (a local browser reaches it) and the paste fallback.
-    const external = await Promise.race([v.env.asExternalUri(loopback), new Promise<undefined>((r) => setTimeout(r, asExternalUriWaitMs))]);
+    // Never wait forever for the editor's port forwarding: after 10 s go on with the loopback
+    // address (a local browser reaches it); the paste fallback covers the rest.
+    let giveUp: (v: undefined) => void = () => undefined;
+    const timer = setTimeout(() => giveUp(undefined), asExternalUriWaitMs);
+    const external = await Promise.race([v.env.asExternalUri(loopback), new Promise<undefined>((r) => (giveUp = r))]).finally(() => clearTimeout(timer));
     if (external && external.toString(true) !== loopback.toString(true)) {
       flow = await deps.daemon.request<DriveSignInBeginResult>(methods.driveSignInRedirect.name, { flowId: flow.flowId, redirectUri: external.toString(true) });
     }
