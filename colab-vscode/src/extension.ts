@@ -23,6 +23,7 @@ import { registerTerminalCommands } from './terminal/commands';
 import { registerEditorCommands } from './terminal/editorCommands';
 import { registerSetup } from './terminal/setup';
 import { registerDriveCommands, restoreDriveFolder } from './drive/driveCommands';
+import { registerDriveAuth, restoreDriveAccount, type DriveAuthDeps } from './drive/driveAuth';
 import { DriveFileSystem } from './drive/driveFileSystem';
 import { DriveTree, driveScheme, driveViewId } from './drive/driveTree';
 
@@ -104,12 +105,15 @@ export function activate(context: vscode.ExtensionContext): void {
 
   // -- drive wiring (issue 6) --
   const driveTree = new DriveTree(vscode, client);
+  const driveAuth: DriveAuthDeps = { vscode, daemon: client, secrets: context.secrets, refresh: () => driveTree.refresh(), restoreFolder: () => restoreDriveFolder(client, context.globalState) };
+  context.subscriptions.push(...registerDriveAuth(driveAuth));
   context.subscriptions.push(
     vscode.window.registerTreeDataProvider(driveViewId, driveTree),
     vscode.workspace.registerFileSystemProvider(driveScheme, new DriveFileSystem(vscode, client), { isCaseSensitive: true }),
     ...registerDriveCommands({ vscode, daemon: client, tree: driveTree, state: context.globalState }),
     client.onDidChange((s) => {
-      if (s.phase === 'running') void restoreDriveFolder(client, context.globalState).then(() => driveTree.refresh(), () => undefined);
+      // A signed-in account comes first; without one, the mounted folder picked last.
+      if (s.phase === 'running') void restoreDriveAccount(driveAuth).catch(() => false).then((signedIn) => (signedIn ? undefined : restoreDriveFolder(client, context.globalState))).then(() => driveTree.refresh(), () => undefined);
     }),
   );
 

@@ -78,6 +78,13 @@ export const methods = {
   trainMetrics: { name: 'colab/train/metrics', kind: 'request', direction: 'clientToServer' },
 
   // -- drive methods (issue 6) --
+  driveSignInBegin: { name: 'colab/drive/signInBegin', kind: 'request', direction: 'clientToServer' },
+  driveSignInRedirect: { name: 'colab/drive/signInRedirect', kind: 'request', direction: 'clientToServer' },
+  driveSignInPaste: { name: 'colab/drive/signInPaste', kind: 'request', direction: 'clientToServer' },
+  driveSignInFinish: { name: 'colab/drive/signInFinish', kind: 'request', direction: 'clientToServer' },
+  driveUseAccount: { name: 'colab/drive/useAccount', kind: 'request', direction: 'clientToServer' },
+  driveTokensRefreshed: { name: 'colab/drive/tokensRefreshed', kind: 'notification', direction: 'serverToClient' },
+  driveSignOut: { name: 'colab/drive/signOut', kind: 'request', direction: 'clientToServer' },
   driveUse: { name: 'colab/drive/use', kind: 'request', direction: 'clientToServer' },
   driveStatus: { name: 'colab/drive/status', kind: 'request', direction: 'clientToServer' },
   driveList: { name: 'colab/drive/list', kind: 'request', direction: 'clientToServer' },
@@ -684,6 +691,40 @@ export interface DriveItem {
   modifiedTime?: string;
   md5Checksum?: string;
   isFolder: boolean;
+  /** The shared drive that holds it (pass it back as driveId when listing its children). */
+  driveId?: string;
+}
+
+/** The roots of a signed-in Drive besides My Drive (folder id `root`). */
+export const driveRootIds = { myDrive: 'root', sharedDrives: ':sharedDrives', sharedWithMe: ':sharedWithMe' } as const;
+
+/** The installed-app OAuth client and endpoints (colab.drive.oauth.* settings). */
+export interface DriveOAuthSettings {
+  clientId: string;
+  clientSecret?: string;
+  authorizeUrl?: string;
+  tokenUrl?: string;
+  revokeUrl?: string;
+}
+
+/** colab/drive/signInBegin and signInRedirect result. */
+export interface DriveSignInBeginResult {
+  flowId: string;
+  loopbackUri: string;
+  authorizeUrl: string;
+}
+
+/** The signed-in account's tokens: kept in SecretStorage only. */
+export interface DriveAccountTokens {
+  accessToken: string;
+  refreshToken?: string;
+  expiresAt: string;
+  scope?: string;
+}
+
+export interface DriveSignOutResult {
+  revoked: boolean;
+  message?: string;
 }
 
 /** colab/drive/use and colab/drive/status result. */

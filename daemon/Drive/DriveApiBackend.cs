@@ -15,8 +15,8 @@ namespace Colab.Daemon.Drive;
 public sealed class DriveApiBackend : IDriveBackend
 {
     public const string DefaultBaseUrl = "https://www.googleapis.com/";
-    private const string ListFields = "nextPageToken,files(id,name,mimeType,size,md5Checksum,modifiedTime)";
-    private const string ItemFields = "id,name,mimeType,size,md5Checksum,modifiedTime";
+    private const string ListFields = "nextPageToken,files(id,name,mimeType,size,md5Checksum,modifiedTime,driveId)";
+    private const string ItemFields = "id,name,mimeType,size,md5Checksum,modifiedTime,driveId";
     private const int Chunk = 256 * 1024;
 
     private readonly HttpClient _http;
@@ -48,8 +48,12 @@ public sealed class DriveApiBackend : IDriveBackend
 
     public async Task<DrivePage> ListAsync(DriveListRequest request, CancellationToken cancellationToken)
     {
+        if (request.FolderId == DriveRoots.SharedDrives)
+        {
+            return await DriveRoots.ListDrivesAsync(this, _base, request, cancellationToken).ConfigureAwait(false);
+        }
         var q = new StringBuilder();
-        q.Append(Quote(request.FolderId)).Append(" in parents and trashed = false");
+        q.Append(request.FolderId == DriveRoots.SharedWithMe ? "sharedWithMe" : Quote(request.FolderId) + " in parents").Append(" and trashed = false");
         if (!string.IsNullOrEmpty(request.NameContains))
         {
             q.Append(" and name contains ").Append(Quote(request.NameContains));
@@ -62,7 +66,7 @@ public sealed class DriveApiBackend : IDriveBackend
         };
         order = "folder," + order + (request.Descending ? " desc" : "");
         var pageSize = Math.Clamp(request.PageSize, 1, 1000);
-        var url = $"drive/v3/files?q={Uri.EscapeDataString(q.ToString())}&pageSize={pageSize}&orderBy={Uri.EscapeDataString(order)}&fields={Uri.EscapeDataString(ListFields)}&supportsAllDrives=true&includeItemsFromAllDrives=true";
+        var url = $"drive/v3/files?q={Uri.EscapeDataString(q.ToString())}&pageSize={pageSize}&orderBy={Uri.EscapeDataString(order)}&fields={Uri.EscapeDataString(ListFields)}&supportsAllDrives=true&includeItemsFromAllDrives=true" + DriveRoots.CorporaFor(request);
         if (request.PageToken is { } token)
         {
             url += "&pageToken=" + Uri.EscapeDataString(token);
@@ -496,7 +500,7 @@ public sealed class DriveApiBackend : IDriveBackend
 
     private static string? Clip(string? s) => s is null ? null : s.Length > 300 ? s[..300] + "…" : s;
 
-    private static async Task<T> ReadJsonAsync<T>(HttpResponseMessage response, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> type, CancellationToken cancellationToken)
+    internal static async Task<T> ReadJsonAsync<T>(HttpResponseMessage response, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> type, CancellationToken cancellationToken)
     {
         try
         {
@@ -528,10 +532,10 @@ public sealed class DriveApiBackend : IDriveBackend
         {
             throw new DriveException(DriveErrorKind.BadResponse, $"Google Drive sent an md5Checksum that is not 32 hex digits for '{f.Name}'.");
         }
-        return new DriveItem(f.Id, f.Name, f.MimeType ?? "application/octet-stream", size, f.ModifiedTime, f.Md5Checksum);
+        return new DriveItem(f.Id, f.Name, f.MimeType ?? "application/octet-stream", size, f.ModifiedTime, f.Md5Checksum, f.DriveId is { Length: > 0 and <= 200 } d ? d : null);
     }
 
-    private static void CheckId(string id)
+    internal static void CheckId(string id)
     {
         if (string.IsNullOrEmpty(id) || id.Length > 200 || !id.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_'))
         {
@@ -539,5 +543,5 @@ public sealed class DriveApiBackend : IDriveBackend
         }
     }
 
-    private static string Quote(string s) => "'" + s.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("'", "\\'", StringComparison.Ordinal) + "'";
+    internal static string Quote(string s) => "'" + s.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("'", "\\'", StringComparison.Ordinal) + "'";
 }

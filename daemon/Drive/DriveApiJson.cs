@@ -11,6 +11,7 @@ internal sealed class FileResource
     public string? Size { get; set; }
     public string? Md5Checksum { get; set; }
     public DateTimeOffset? ModifiedTime { get; set; }
+    public string? DriveId { get; set; }
 }
 
 internal sealed class FileList

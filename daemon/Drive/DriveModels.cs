@@ -2,7 +2,8 @@ namespace Colab.Daemon.Drive;
 
 /// <summary>One file or folder as every backend describes it.</summary>
 /// <param name="Id">The Drive file id, or for a mounted folder the path relative to its root ("" is the root).</param>
-public sealed record DriveItem(string Id, string Name, string MimeType, long? Size, DateTimeOffset? ModifiedTime, string? Md5Checksum)
+/// <param name="DriveId">The shared drive that holds the item (null in My Drive and for a mounted folder).</param>
+public sealed record DriveItem(string Id, string Name, string MimeType, long? Size, DateTimeOffset? ModifiedTime, string? Md5Checksum, string? DriveId = null)
 {
     public bool IsFolder => MimeType == DriveMime.Folder;
 }
@@ -27,7 +28,8 @@ public enum DriveSort
 }
 
 /// <summary>What listing asks for: a folder's children or a name search, one page at a time.</summary>
-public sealed record DriveListRequest(string FolderId, string? NameContains = null, DriveSort Sort = DriveSort.Name, bool Descending = false, string? PageToken = null, int PageSize = 1000);
+/// <param name="DriveId">The shared drive that holds <paramref name="FolderId"/>, so the API lists that drive's corpus.</param>
+public sealed record DriveListRequest(string FolderId, string? NameContains = null, DriveSort Sort = DriveSort.Name, bool Descending = false, string? PageToken = null, int PageSize = 1000, string? DriveId = null);
 
 public enum DriveErrorKind
 {

@@ -83,6 +83,7 @@ public static class DaemonHost
         services.AddSingleton<IMethodGroup, TrainingMethods>();
 
         // -- drive method groups (issue 6) --
+        services.AddSingleton<IMethodGroup, DriveAuthMethods>();
         services.AddSingleton<IMethodGroup, DriveMethods>();
 
         // -- github method groups (issue 7) --

@@ -52,7 +52,7 @@ internal sealed class DriveMethods(DriveService drive) : IMethodGroup
             {
                 throw new JsonRpcException(ErrorCodes.InvalidParams, "Invalid params: pageSize must be between 1 and 1000.");
             }
-            var page = await drive.ListAsync(new DriveListRequest(p.FolderId, p.NameContains, sort, p.Descending, p.PageToken, p.PageSize), ctx.CancellationToken).ConfigureAwait(false);
+            var page = await drive.ListAsync(new DriveListRequest(p.FolderId, p.NameContains, sort, p.Descending, p.PageToken, p.PageSize, p.DriveId), ctx.CancellationToken).ConfigureAwait(false);
             return new DriveListResult(page.Items, page.NextPageToken);
         }));
 

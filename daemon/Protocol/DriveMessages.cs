@@ -15,7 +15,9 @@ public sealed record DriveUseParams(string Kind, string? Path = null, string? Ba
 public sealed record DriveStatusResult(string? Kind, string? Root, int PendingUploads);
 
 /// <param name="Sort">"name", "modified" or "size".</param>
-public sealed record DriveListParams(string FolderId, string? NameContains = null, string? Sort = null, bool Descending = false, string? PageToken = null, int PageSize = 1000);
+/// <param name="FolderId">A folder id, <c>root</c> (My Drive), <c>:sharedDrives</c> or <c>:sharedWithMe</c>.</param>
+/// <param name="DriveId">The shared drive holding the folder (from its <c>DriveItem.driveId</c>).</param>
+public sealed record DriveListParams(string FolderId, string? NameContains = null, string? Sort = null, bool Descending = false, string? PageToken = null, int PageSize = 1000, string? DriveId = null);
 
 public sealed record DriveListResult(IReadOnlyList<DriveItem> Items, string? NextPageToken);
 

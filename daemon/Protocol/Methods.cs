@@ -92,6 +92,13 @@ public static class Methods
     public const string TrainMetrics = "colab/train/metrics";
 
     // -- drive names (issue 6) --
+    public const string DriveSignInBegin = "colab/drive/signInBegin";
+    public const string DriveSignInRedirect = "colab/drive/signInRedirect";
+    public const string DriveSignInPaste = "colab/drive/signInPaste";
+    public const string DriveSignInFinish = "colab/drive/signInFinish";
+    public const string DriveUseAccount = "colab/drive/useAccount";
+    public const string DriveTokensRefreshed = "colab/drive/tokensRefreshed";
+    public const string DriveSignOut = "colab/drive/signOut";
     public const string DriveUse = "colab/drive/use";
     public const string DriveStatus = "colab/drive/status";
     public const string DriveList = "colab/drive/list";
@@ -177,6 +184,13 @@ public static class Methods
         new(TrainMetrics, MethodKind.Request, MethodDirection.ClientToServer, "A job's metrics records (numeric fields of each JSON line) from a byte offset, for the curves."),
 
         // -- drive methods (issue 6) --
+        new(DriveSignInBegin, MethodKind.Request, MethodDirection.ClientToServer, "Starts a Google sign-in (PKCE, state, a one-shot loopback listener on 127.0.0.1) and answers the page to open."),
+        new(DriveSignInRedirect, MethodKind.Request, MethodDirection.ClientToServer, "Uses the editor's forwarded address of the loopback listener as the redirect URI (remote workspaces)."),
+        new(DriveSignInPaste, MethodKind.Request, MethodDirection.ClientToServer, "Hands a pasted code or redirect address to the open sign-in (when the redirect cannot reach the listener)."),
+        new(DriveSignInFinish, MethodKind.Request, MethodDirection.ClientToServer, "Waits for the sign-in answer, checks state, exchanges the code with the verifier, answers the tokens; cancellable."),
+        new(DriveUseAccount, MethodKind.Request, MethodDirection.ClientToServer, "Uses the Drive v3 API with the signed-in account's tokens (kept in memory only; refreshed when expired or on 401)."),
+        new(DriveTokensRefreshed, MethodKind.Notification, MethodDirection.ServerToClient, "The daemon refreshed the Drive access token: the client stores the new tokens in SecretStorage."),
+        new(DriveSignOut, MethodKind.Request, MethodDirection.ClientToServer, "Forgets the signed-in account and revokes its token at Google."),
         new(DriveUse, MethodKind.Request, MethodDirection.ClientToServer, "Chooses the Drive backend: a mounted folder, the Drive v3 API with an access token, or none."),
         new(DriveStatus, MethodKind.Request, MethodDirection.ClientToServer, "Which Drive backend is in use and how many uploads are pending."),
         new(DriveList, MethodKind.Request, MethodDirection.ClientToServer, "One page (up to 1,000) of a Drive folder's children, searchable by name and sortable."),

@@ -35,13 +35,13 @@ const stub = () => {
   return api;
 };
 
-test('before a folder is picked, the Drive view offers to pick one', async () => {
+test('before a folder is picked or an account signed in, the Drive view offers both', async () => {
   const tree = new DriveTree(stub(), requester);
   const rows = await tree.getChildren();
-  assert.equal(rows.length, 1);
-  assert.equal(rows[0].kind, 'message');
-  const item = tree.getTreeItem(rows[0]) as unknown as StubTreeItem & { command: { command: string } };
-  assert.equal(item.command.command, 'colab.driveUseFolder');
+  assert.equal(rows.length, 2);
+  assert.ok(rows.every((r) => r.kind === 'message'));
+  const commands = rows.map((r) => (tree.getTreeItem(r) as unknown as StubTreeItem & { command: { command: string } }).command.command);
+  assert.deepEqual(commands, ['colab.driveSignIn', 'colab.driveUseFolder']);
 });
 
 test('a mounted folder lists folders first, notebooks with their icon, and pages of 1,000 with "Load more"', async () => {

@@ -7,6 +7,7 @@ import * as path from 'node:path';
 import { test } from 'node:test';
 import { commandIds as daemonCommandIds } from '../../colab-vscode/src/commands';
 import { driveCommandIds } from '../../colab-vscode/src/drive/driveCommands';
+import { driveAuthCommandIds, driveAuthSettings } from '../../colab-vscode/src/drive/driveAuth';
 import { driveScheme, driveViewId } from '../../colab-vscode/src/drive/driveTree';
 import { gitHubCommandIds, gitHubSettings } from '../../colab-vscode/src/github/commands';
 import { gpuCommandIds, gpuRequiredSetting } from '../../colab-vscode/src/gpu/gpuCommands';
@@ -34,6 +35,7 @@ const commandIds = {
   ...trainingCommandIds,
   ...driveCommandIds,
   ...gitHubCommandIds,
+  ...driveAuthCommandIds,
 };
 
 const settings = [
@@ -43,6 +45,7 @@ const settings = [
   idleTimeoutSetting,
   setupCommandsSetting,
   ...Object.values(gitHubSettings),
+  ...Object.values(driveAuthSettings),
 ];
 
 const extensionRoot = path.join(__dirname, '..', '..', '..', 'colab-vscode');
@@ -136,6 +139,14 @@ test('the settings: daemon path and Python (machine scope, empty by default), lo
   assert.match(props[settingNames.python].description, /empty = \/usr\/bin\/python3 then PATH/);
   assert.deepEqual(props[settingNames.logLevel].enum, [...logLevels]);
   assert.equal(props[settingNames.logLevel].default, 'Information');
+  // Drive sign-in: least privilege by default. The OAuth client is the user's, not the machine's:
+  // user settings reach the remote host of a Remote-SSH window (machine-scoped ones would not).
+  assert.deepEqual(props[driveAuthSettings.access].enum, ['read', 'readWrite', 'full']);
+  assert.equal(props[driveAuthSettings.access].default, 'readWrite');
+  for (const name of [driveAuthSettings.clientId, driveAuthSettings.clientSecret, driveAuthSettings.tokenUrl, driveAuthSettings.apiUrl]) {
+    assert.equal(props[name].default, '');
+    assert.notEqual(props[name].scope, 'machine', `${name} is a user setting`);
+  }
 });
 
 /** Colab's shortcuts apply only in a notebook whose kernel is Colab's controller (`<publisher>.<name>/<controller id>`). */

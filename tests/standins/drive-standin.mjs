@@ -4,10 +4,13 @@
 // pageToken, fields, orderBy), files.get (metadata; alt=media with Range), files.export
 // (10 MB cap), resumable uploads (uploadType=resumable: 308 + Range, status query with
 // "Content-Range: bytes */N", 404 for unknown sessions), files.update via a resumable PATCH.
+// drives.list, corpora=user/drive with driveId, q=sharedWithMe; the OAuth stand-in
+// (oauth-standin.mjs) is mounted too, so the tokens it issues are valid here.
 // Faults are injected through /__control/faults. Usage: node drive-standin.mjs [--port N];
 // prints "LISTENING <port>" on stdout once ready.
 import http from 'node:http';
 import crypto from 'node:crypto';
+import { createOAuth } from './oauth-standin.mjs';
 
 const FOLDER = 'application/vnd.google-apps.folder';
 const EXPORT_LIMIT = 10 * 1024 * 1024;
@@ -20,7 +23,11 @@ const state = {
   tokens: new Set(['test-token']),
   requests: [],
   nextId: 1,
+  drives: [], // shared drives: { id, name }
 };
+
+// The OAuth stand-in shares this server: an access token it issues is valid for the Drive API.
+const oauth = createOAuth({ issue: (t) => state.tokens.add(t), revoke: (t) => state.tokens.delete(t) });
 
 function reset() {
   state.files.clear();
@@ -30,6 +37,7 @@ function reset() {
   state.tokens = new Set(['test-token']);
   state.requests = [];
   state.nextId = 1;
+  state.drives = [];
   addFile({ id: 'root', name: 'My Drive', mimeType: FOLDER, parents: [] });
 }
 
@@ -224,7 +232,17 @@ function list(url) {
     // Use the parent index for the common "'<id>' in parents" query (keeps 50k folders fast).
     const m = q ? /^'([^'\\]+)' in parents/.exec(q) : null;
     const pool = m ? (state.children.get(m[1]) ?? []).map((id) => state.files.get(id)) : [...state.files.values()];
-    let matches = pool.filter((f) => f.id !== 'root' && pred(f));
+    // corpora: "user" (the default) does not hold shared-drive items unless shared directly;
+    // "drive" needs driveId with includeItemsFromAllDrives and supportsAllDrives (as Drive requires).
+    const corpora = p.get('corpora') ?? 'user';
+    const driveId = p.get('driveId');
+    if (driveId && corpora !== 'drive') throw badRequest('Invalid Value: driveId needs corpora=drive');
+    if (corpora === 'drive' && (!driveId || p.get('includeItemsFromAllDrives') !== 'true' || p.get('supportsAllDrives') !== 'true')) {
+      throw badRequest('Invalid Value: corpora=drive needs driveId, includeItemsFromAllDrives=true and supportsAllDrives=true');
+    }
+    if (!['user', 'drive', 'allDrives'].includes(corpora)) throw badRequest(`Invalid Value: corpora ${corpora}`);
+    const inCorpus = corpora === 'drive' ? (f) => f.driveId === driveId : corpora === 'user' ? (f) => !f.driveId || f.sharedWithMe : () => true;
+    let matches = pool.filter((f) => f.id !== 'root' && inCorpus(f) && pred(f));
     if (p.get('orderBy')) matches = matches.sort(sorter(p.get('orderBy')));
     ids = matches.map((f) => f.id);
   }
@@ -393,8 +411,29 @@ async function handleUploadChunk(req, res, url) {
   res.end();
 }
 
+// drives.list: pageSize 1-100 (default 10), pageToken, q with "name contains '…'" only.
+function listDrives(url) {
+  const p = url.searchParams;
+  const pageSize = Math.min(Math.max(Number(p.get('pageSize') ?? 10) || 10, 1), 100);
+  const offset = p.get('pageToken') ? Number(Buffer.from(p.get('pageToken'), 'base64url').toString()) : 0;
+  if (!Number.isInteger(offset) || offset < 0) throw badRequest('Invalid Value: pageToken');
+  let all = state.drives;
+  const q = p.get('q');
+  if (q) {
+    const mm = /^name contains '((?:[^'\\]|\\.)*)'$/.exec(q);
+    if (!mm) throw badRequest('Invalid Value: q for drives.list');
+    const needle = mm[1].replace(/\\(.)/g, '$1').toLowerCase();
+    all = all.filter((d) => d.name.toLowerCase().includes(needle));
+  }
+  const page = all.slice(offset, offset + pageSize).map((d) => ({ kind: 'drive#drive', id: d.id, name: d.name }));
+  const body = { kind: 'drive#driveList', drives: page };
+  if (offset + pageSize < all.length) body.nextPageToken = Buffer.from(String(offset + pageSize)).toString('base64url');
+  return body;
+}
+
 async function handle(req, res) {
   const url = new URL(req.url, 'http://x');
+  if (await oauth.handle(req, res, url)) return;
   if (url.pathname.startsWith('/__control/')) return control(req, res, url);
   state.requests.push({ method: req.method, url: req.url, range: req.headers.range, contentRange: req.headers['content-range'] });
   if (state.requests.length > 10000) state.requests.splice(0, 5000);
@@ -407,6 +446,7 @@ async function handle(req, res) {
   }
 
   let m;
+  if (url.pathname === '/drive/v3/drives' && req.method === 'GET') return sendJson(res, 200, listDrives(url));
   if (url.pathname === '/drive/v3/files' && req.method === 'GET') {
     applyFault(takeFault('list'));
     return sendJson(res, 200, list(url));
@@ -454,6 +494,14 @@ async function control(req, res, url) {
       return sendJson(res, 200, { count: json.count });
     }
     case '/__control/faults': state.faults.push(...(Array.isArray(json) ? json : [json]).map((f) => ({ times: 1, ...f }))); return sendJson(res, 200, {});
+    case '/__control/drives': {
+      // Shared drives; each drive's root folder has the drive's id.
+      for (const d of Array.isArray(json) ? json : [json]) {
+        state.drives.push({ id: d.id, name: d.name });
+        if (!state.files.has(d.id)) addFile({ id: d.id, name: d.name, mimeType: FOLDER, parents: [], driveId: d.id });
+      }
+      return sendJson(res, 200, {});
+    }
     case '/__control/tokens': state.tokens = new Set(json.tokens); return sendJson(res, 200, {});
     case '/__control/requests': return sendJson(res, 200, state.requests);
     case '/__control/content': {

@@ -3,7 +3,7 @@
 // listing happens in the daemon (colab/drive/list); this only shapes rows.
 
 import type * as vscode from 'vscode';
-import { methods, type DriveItem, type DriveListResult, type DriveStatusResult } from '../protocol';
+import { driveRootIds, methods, type DriveItem, type DriveListResult, type DriveStatusResult } from '../protocol';
 
 export const driveViewId = 'colab.drive';
 export const driveScheme = 'colab-drive';
@@ -14,7 +14,8 @@ export interface DriveRequester {
 
 export type DriveNode =
   | { kind: 'item'; item: DriveItem }
-  | { kind: 'more'; folderId: string; pageToken: string }
+  | { kind: 'root'; id: string; label: string; icon: string }
+  | { kind: 'more'; folderId: string; pageToken: string; driveId?: string }
   | { kind: 'message'; text: string; command?: string };
 
 export function humanSize(bytes: number | undefined): string {
@@ -41,6 +42,13 @@ export function driveUri(api: Pick<typeof vscode, 'Uri'>, item: DriveItem): vsco
   return api.Uri.from({ scheme: driveScheme, path: `/${item.name}`, query: encodeURIComponent(item.id) });
 }
 
+/** The roots of a signed-in Drive (a mounted folder shows its content directly). */
+export const driveRoots: readonly DriveNode[] = [
+  { kind: 'root', id: driveRootIds.myDrive, label: 'My Drive', icon: 'home' },
+  { kind: 'root', id: driveRootIds.sharedDrives, label: 'Shared drives', icon: 'organization' },
+  { kind: 'root', id: driveRootIds.sharedWithMe, label: 'Shared with me', icon: 'account' },
+];
+
 export class DriveTree implements vscode.TreeDataProvider<DriveNode> {
   private readonly changed: vscode.EventEmitter<DriveNode | undefined>;
   /** Pages already loaded per folder, so "Load more" appends instead of reloading. */
@@ -62,25 +70,33 @@ export class DriveTree implements vscode.TreeDataProvider<DriveNode> {
 
   async getChildren(node?: DriveNode): Promise<DriveNode[]> {
     let folderId: string;
+    let driveId: string | undefined;
     if (!node) {
       const status = await this.daemon.request<DriveStatusResult>(methods.driveStatus.name, {});
       if (!status.kind) {
-        return [{ kind: 'message', text: 'Pick a mounted Drive folder…', command: 'colab.driveUseFolder' }];
+        return [
+          { kind: 'message', text: 'Sign in to Google Drive…', command: 'colab.driveSignIn' },
+          { kind: 'message', text: 'Pick a mounted Drive folder…', command: 'colab.driveUseFolder' },
+        ];
       }
-      folderId = status.kind === 'api' ? 'root' : '';
+      if (status.kind === 'api') return [...driveRoots];
+      folderId = '';
+    } else if (node.kind === 'root') {
+      folderId = node.id;
     } else if (node.kind === 'item' && node.item.isFolder) {
       folderId = node.item.id;
+      driveId = node.item.driveId;
     } else {
       return [];
     }
     let entry = this.loaded.get(folderId);
     if (!entry) {
-      const page = await this.daemon.request<DriveListResult>(methods.driveList.name, { folderId, pageSize: 1000 });
+      const page = await this.daemon.request<DriveListResult>(methods.driveList.name, { folderId, driveId, pageSize: 1000 });
       entry = { items: [...page.items], next: page.nextPageToken };
       this.loaded.set(folderId, entry);
     }
     const rows: DriveNode[] = entry.items.map((item) => ({ kind: 'item', item }));
-    if (entry.next) rows.push({ kind: 'more', folderId, pageToken: entry.next });
+    if (entry.next) rows.push({ kind: 'more', folderId, pageToken: entry.next, driveId });
     return rows;
   }
 
@@ -89,7 +105,7 @@ export class DriveTree implements vscode.TreeDataProvider<DriveNode> {
     if (node.kind !== 'more') return;
     const entry = this.loaded.get(node.folderId);
     if (!entry) return;
-    const page = await this.daemon.request<DriveListResult>(methods.driveList.name, { folderId: node.folderId, pageToken: node.pageToken, pageSize: 1000 });
+    const page = await this.daemon.request<DriveListResult>(methods.driveList.name, { folderId: node.folderId, driveId: node.driveId, pageToken: node.pageToken, pageSize: 1000 });
     entry.items.push(...page.items);
     entry.next = page.nextPageToken;
     this.changed.fire(undefined);
@@ -101,6 +117,13 @@ export class DriveTree implements vscode.TreeDataProvider<DriveNode> {
       const t = new a.TreeItem(node.text, a.TreeItemCollapsibleState.None);
       t.iconPath = new a.ThemeIcon('folder-opened');
       if (node.command) t.command = { command: node.command, title: node.text };
+      return t;
+    }
+    if (node.kind === 'root') {
+      const t = new a.TreeItem(node.label, a.TreeItemCollapsibleState.Collapsed);
+      t.id = `drive-root:${node.id}`;
+      t.iconPath = new a.ThemeIcon(node.icon);
+      t.contextValue = node.id === driveRootIds.myDrive ? 'colabDriveFolder' : 'colabDriveRoot';
       return t;
     }
     if (node.kind === 'more') {
