@@ -161,5 +161,11 @@ internal static class DriveCommand
             await Console.Error.WriteLineAsync($"colab drive: {e.Message}").ConfigureAwait(false);
             return CommandLine.ExitFailure;
         }
+        catch (HttpRequestException e)
+        {
+            // Retries are spent (connection refused, DNS): a message, not a stack trace.
+            await Console.Error.WriteLineAsync($"colab drive: cannot reach Google Drive: {e.Message}").ConfigureAwait(false);
+            return CommandLine.ExitFailure;
+        }
     }
 }

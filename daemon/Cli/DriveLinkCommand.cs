@@ -29,7 +29,7 @@ internal static class DriveLinkCommand
                 : $"{t.LocalPath} ⇐ {t.FileId}: {t.Bytes} bytes, md5 {t.Md5Checksum} (size checked; Drive gives no md5 without sign-in)").ConfigureAwait(false);
             return CommandLine.ExitOk;
         }
-        catch (Exception e) when (e is DriveException or IOException or UnauthorizedAccessException)
+        catch (Exception e) when (e is DriveException or IOException or UnauthorizedAccessException or HttpRequestException)
         {
             await Console.Error.WriteLineAsync($"colab drive: {e.Message}").ConfigureAwait(false);
             return CommandLine.ExitFailure;

@@ -377,6 +377,11 @@ public sealed partial class DriveLinkDownloader(HttpClient http, DriveLinkHosts 
                 await Task.Delay(_retry.DelayFor(attempt, null), cancellationToken).ConfigureAwait(false);
                 continue;
             }
+            catch (HttpRequestException e) when (!cancellationToken.IsCancellationRequested)
+            {
+                request.Dispose();
+                throw new DriveException(DriveErrorKind.Failed, $"Cannot reach Google Drive ({e.Message}); nothing was saved.", e);
+            }
             request.Dispose();
             KeepCookies(origin, response);
             var status = (int)response.StatusCode;
