@@ -25,6 +25,7 @@ import { registerSetup } from './terminal/setup';
 import { registerDriveCommands, restoreDriveFolder } from './drive/driveCommands';
 import { registerDriveAuth, restoreDriveAccount, type DriveAuthDeps } from './drive/driveAuth';
 import { DriveFileSystem } from './drive/driveFileSystem';
+import { registerDriveLinkCommand } from './drive/driveLinkCommand';
 import { DriveTree, driveScheme, driveViewId } from './drive/driveTree';
 
 let daemon: DaemonClient | undefined;
@@ -116,6 +117,7 @@ export function activate(context: vscode.ExtensionContext): void {
       if (s.phase === 'running') void restoreDriveAccount(driveAuth).catch(() => false).then((signedIn) => (signedIn ? undefined : restoreDriveFolder(client, context.globalState))).then(() => driveTree.refresh(), () => undefined);
     }),
   );
+  context.subscriptions.push(registerDriveLinkCommand({ vscode, daemon: client }));
 
   // -- github wiring (issue 7) --
   const gitHub: GitHubCommandContext = { vscode, daemon: client, secrets: context.secrets, state: context.globalState, extensionId: context.extension.id, log: output };

@@ -95,6 +95,8 @@ export const methods = {
   driveFlush: { name: 'colab/drive/flush', kind: 'request', direction: 'clientToServer' },
   driveRead: { name: 'colab/drive/read', kind: 'request', direction: 'clientToServer' },
   driveWrite: { name: 'colab/drive/write', kind: 'request', direction: 'clientToServer' },
+  driveParseLink: { name: 'colab/drive/parseLink', kind: 'request', direction: 'clientToServer' },
+  driveGetLink: { name: 'colab/drive/getLink', kind: 'request', direction: 'clientToServer' },
 
   // -- github methods (issue 7) --
   gitHubResolve: { name: 'colab/github/resolve', kind: 'request', direction: 'clientToServer' },
@@ -751,6 +753,13 @@ export interface DriveTransfer {
 export interface DriveReadResult {
   contentBase64: string;
   md5Checksum: string;
+}
+
+/** colab/drive/parseLink result: what a share link points at; formats (default first) for Docs/Sheets/Slides. */
+export interface DriveLinkInfo {
+  kind: 'file' | 'document' | 'spreadsheet' | 'presentation' | 'folder';
+  id: string;
+  formats?: string[];
 }
 
 // ---- github types (issue 7) ----

@@ -50,10 +50,14 @@ internal static class DriveCommand
             while (token is not null);
         }, ct));
 
-        var getId = new Argument<string>("id") { Description = "The file to download." };
+        var getId = new Argument<string>("id") { Description = "The file to download: a Drive id, a mounted folder's path, or a share link (downloaded without sign-in)." };
         var dest = new Argument<string>("dest") { Description = "A local folder (a safe, non-clashing name is chosen) or file path.", DefaultValueFactory = _ => "." };
-        var get = new Command("get", "Download a file, verifying its md5.") { getId, dest };
-        get.SetAction((p, ct) => RunAsync(p, folder, api, apiUrl, output, async drive =>
+        var format = new Option<string?>("--format") { Description = "Export format for a Docs/Sheets/Slides share link (docx, pdf, xlsx, csv, pptx, …)." };
+        var linkUrl = new Option<string?>("--link-url") { Description = "Serve Drive's public share-link hosts from this origin instead (a stand-in for tests)." };
+        var get = new Command("get", "Download a file, verifying its md5; a share link or file id without --api/--folder downloads without sign-in.") { getId, dest, format, linkUrl };
+        get.SetAction((p, ct) => DriveLinkCommand.Applies(p.GetValue(getId)!, p.GetValue(api), p.GetValue(folder))
+            ? DriveLinkCommand.RunAsync(p.GetValue(getId)!, p.GetValue(dest)!, p.GetValue(format), p.GetValue(linkUrl), p.GetValue(asJson), output, ct)
+            : RunAsync(p, folder, api, apiUrl, output, async drive =>
         {
             var d = p.GetValue(dest)!;
             var t = Directory.Exists(d)
@@ -155,6 +159,12 @@ internal static class DriveCommand
         catch (IOException e)
         {
             await Console.Error.WriteLineAsync($"colab drive: {e.Message}").ConfigureAwait(false);
+            return CommandLine.ExitFailure;
+        }
+        catch (HttpRequestException e)
+        {
+            // Retries are spent (connection refused, DNS): a message, not a stack trace.
+            await Console.Error.WriteLineAsync($"colab drive: cannot reach Google Drive: {e.Message}").ConfigureAwait(false);
             return CommandLine.ExitFailure;
         }
     }

@@ -55,6 +55,7 @@ public static class DaemonHost
 
         // -- drive services (issue 6) --
         builder.Services.AddSingleton<Colab.Daemon.Drive.DriveService>();
+        builder.Services.AddSingleton<Colab.Daemon.Drive.DriveLinkService>();
 
         // -- github services (issue 7) --
         builder.Services.AddSingleton<Colab.Daemon.GitHub.GitHubService>();
@@ -85,6 +86,7 @@ public static class DaemonHost
         // -- drive method groups (issue 6) --
         services.AddSingleton<IMethodGroup, DriveAuthMethods>();
         services.AddSingleton<IMethodGroup, DriveMethods>();
+        services.AddSingleton<IMethodGroup, DriveLinkMethods>();
 
         // -- github method groups (issue 7) --
         services.AddSingleton<IMethodGroup, GitHubMethods>();

@@ -109,6 +109,8 @@ public static class Methods
     public const string DriveFlush = "colab/drive/flush";
     public const string DriveRead = "colab/drive/read";
     public const string DriveWrite = "colab/drive/write";
+    public const string DriveParseLink = "colab/drive/parseLink";
+    public const string DriveGetLink = "colab/drive/getLink";
 
     // -- github names (issue 7) --
     public const string GitHubResolve = "colab/github/resolve";
@@ -201,6 +203,8 @@ public static class Methods
         new(DriveFlush, MethodKind.Request, MethodDirection.ClientToServer, "Waits for every upload this daemon started and answers each one's verified result."),
         new(DriveRead, MethodKind.Request, MethodDirection.ClientToServer, "A Drive file's bytes (up to 64 MB, base64) for the colab-drive: file system."),
         new(DriveWrite, MethodKind.Request, MethodDirection.ClientToServer, "Replaces a Drive file's content (base64) and verifies it: saving a notebook opened from Drive."),
+        new(DriveParseLink, MethodKind.Request, MethodDirection.ClientToServer, "Checks a Drive share link or file id: what it points at (file, Docs/Sheets/Slides, folder) and its export formats."),
+        new(DriveGetLink, MethodKind.Request, MethodDirection.ClientToServer, "Downloads a publicly shared Drive file by link without signing in (large-file confirmation, exports, resume); reports progress; cancellable."),
 
         // -- github methods (issue 7) --
         new(GitHubResolve, MethodKind.Request, MethodDirection.ClientToServer, "Parses a GitHub, raw, Colab-badge, gist or owner/repo/path@ref link and resolves its ref (branch, tag or commit)."),

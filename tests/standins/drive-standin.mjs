@@ -11,6 +11,7 @@
 import http from 'node:http';
 import crypto from 'node:crypto';
 import { createOAuth } from './oauth-standin.mjs';
+import { publicRoutes } from './drive-public.mjs';
 
 const FOLDER = 'application/vnd.google-apps.folder';
 const EXPORT_LIMIT = 10 * 1024 * 1024;
@@ -434,6 +435,7 @@ function listDrives(url) {
 async function handle(req, res) {
   const url = new URL(req.url, 'http://x');
   if (await oauth.handle(req, res, url)) return;
+  if (await handlePublic(req, res, url)) return; // share links without sign-in: drive-public.mjs
   if (url.pathname.startsWith('/__control/')) return control(req, res, url);
   state.requests.push({ method: req.method, url: req.url, range: req.headers.range, contentRange: req.headers['content-range'] });
   if (state.requests.length > 10000) state.requests.splice(0, 5000);
@@ -515,6 +517,7 @@ async function control(req, res, url) {
 }
 
 reset();
+const handlePublic = publicRoutes({ state, takeFault });
 const server = http.createServer((req, res) => {
   handle(req, res).catch((e) => {
     if (res.headersSent) { res.socket?.destroy(); return; }
