@@ -98,24 +98,20 @@ public sealed class DriveApiBackend : IDriveBackend
         var part = localPath + ".part";
         using var md5 = IncrementalHash.CreateHash(HashAlgorithmName.MD5);
         long have = 0;
+        var buffer = new byte[1 << 20];
+        byte[][] buffers = [buffer, new byte[1 << 20]];
         // A .part from an earlier, interrupted run is resumed: hash what is there, then ask for the rest.
-        using (var output = File.OpenHandle(part, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None))
+        await using (var output = new FileStream(part, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None, 1, FileOptions.Asynchronous))
         {
-            var length = RandomAccess.GetLength(output);
-            if (item.Size is { } known && length > known)
+            if (item.Size is { } known && output.Length > known)
             {
-                RandomAccess.SetLength(output, 0);
-                length = 0;
+                output.SetLength(0);
             }
-            if (length > 0)
+            int n;
+            while ((n = await output.ReadAsync(buffer, cancellationToken).ConfigureAwait(false)) > 0)
             {
-                var buffer = new byte[1 << 20];
-                int n;
-                while (have < length && (n = await RandomAccess.ReadAsync(output, buffer, have, cancellationToken).ConfigureAwait(false)) > 0)
-                {
-                    md5.AppendData(buffer, 0, n);
-                    have += n;
-                }
+                md5.AppendData(buffer, 0, n);
+                have += n;
             }
             progress?.Report(have);
             var failures = 0;
@@ -136,13 +132,35 @@ public sealed class DriveApiBackend : IDriveBackend
                     if (start > 0 && response.StatusCode != HttpStatusCode.PartialContent)
                     {
                         // The server ignored the range: start over from byte 0.
-                        RandomAccess.SetLength(output, 0);
+                        output.SetLength(0);
                         md5.GetHashAndReset();
                         have = 0;
                     }
                     await using var body = await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
-                    // The network fills one buffer while earlier ones are hashed and written (DrivePipe).
-                    have = await DrivePipe.CopyAsync(body, output, have, md5, progress, cancellationToken).ConfigureAwait(false);
+                    // Two buffers: the network fills one while the other is hashed and written.
+                    var pending = Task.CompletedTask;
+                    var current = 0;
+                    try
+                    {
+                        while ((n = await body.ReadAtLeastAsync(buffers[current], 256 * 1024, throwOnEndOfStream: false, cancellationToken).ConfigureAwait(false)) > 0)
+                        {
+                            await pending.ConfigureAwait(false);
+                            var chunk = buffers[current];
+                            var count = n;
+                            pending = Task.Run(async () =>
+                            {
+                                md5.AppendData(chunk, 0, count);
+                                await output.WriteAsync(chunk.AsMemory(0, count), cancellationToken).ConfigureAwait(false);
+                                Interlocked.Add(ref have, count);
+                                progress?.Report(Interlocked.Read(ref have));
+                            }, cancellationToken);
+                            current ^= 1;
+                        }
+                    }
+                    finally
+                    {
+                        await pending.ConfigureAwait(false);
+                    }
                     if (item.Size is null)
                     {
                         break;
@@ -154,10 +172,6 @@ public sealed class DriveApiBackend : IDriveBackend
                 }
                 catch (Exception e) when (e is IOException or HttpRequestException && !cancellationToken.IsCancellationRequested)
                 {
-                    if (e is DrivePipeException pipe)
-                    {
-                        have = pipe.Written;
-                    }
                     if (++failures >= _retry.MaxAttempts)
                     {
                         throw new DriveException(DriveErrorKind.Failed, $"Downloading '{item.Name}' kept failing after {have} bytes; the partial file is kept and the next try resumes from there.", e);
@@ -168,10 +182,6 @@ public sealed class DriveApiBackend : IDriveBackend
             if (item.Size is { } size && have != size)
             {
                 throw new DriveException(DriveErrorKind.Integrity, $"'{item.Name}' arrived with {have} bytes, Drive says {size}.");
-            }
-            if (RandomAccess.GetLength(output) != have)
-            {
-                RandomAccess.SetLength(output, have);
             }
         }
         var digest = Convert.ToHexStringLower(md5.GetHashAndReset());

@@ -244,16 +244,15 @@ public sealed partial class DriveLinkDownloader(HttpClient http, DriveLinkHosts 
             using var md5 = IncrementalHash.CreateHash(HashAlgorithmName.MD5);
             long have = 0;
             var failures = 0;
-            using (var output = File.OpenHandle(part, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None))
+            var buffer = new byte[1 << 20];
+            await using (var output = new FileStream(part, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None, 1, FileOptions.Asynchronous))
             {
                 // A .part left by an earlier, interrupted run of the same download is resumed.
-                var length = RandomAccess.GetLength(output);
                 var ranged = first.Headers.AcceptRanges.Contains("bytes");
-                if (ranged && total is { } t0 && length > 0 && length < t0)
+                if (ranged && total is { } t0 && output.Length > 0 && output.Length < t0)
                 {
-                    var buffer = new byte[1 << 20];
                     int n0;
-                    while (have < length && (n0 = await RandomAccess.ReadAsync(output, buffer, have, cancellationToken).ConfigureAwait(false)) > 0)
+                    while ((n0 = await output.ReadAsync(buffer, cancellationToken).ConfigureAwait(false)) > 0)
                     {
                         md5.AppendData(buffer, 0, n0);
                         have += n0;
@@ -263,7 +262,7 @@ public sealed partial class DriveLinkDownloader(HttpClient http, DriveLinkHosts 
                 }
                 else
                 {
-                    RandomAccess.SetLength(output, 0);
+                    output.SetLength(0);
                 }
                 while (true)
                 {
@@ -279,7 +278,8 @@ public sealed partial class DriveLinkDownloader(HttpClient http, DriveLinkHosts 
                             else if (response.StatusCode == HttpStatusCode.OK && IsFile(response))
                             {
                                 // The server ignored the range: start over from byte 0.
-                                RandomAccess.SetLength(output, 0);
+                                output.SetLength(0);
+                                output.Position = 0;
                                 md5.GetHashAndReset();
                                 have = 0;
                                 total = response.Content.Headers.ContentLength;
@@ -289,9 +289,17 @@ public sealed partial class DriveLinkDownloader(HttpClient http, DriveLinkHosts 
                                 throw new DriveException(DriveErrorKind.BadResponse, $"Google Drive answered HTTP {(int)response.StatusCode} when the download was resumed; the partial file is kept for the next try.");
                             }
                         }
+                        output.Position = have;
                         await using (var body = await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false))
                         {
-                            have = await DrivePipe.CopyAsync(body, output, have, md5, progress, cancellationToken).ConfigureAwait(false);
+                            int n;
+                            while ((n = await body.ReadAtLeastAsync(buffer, 256 * 1024, throwOnEndOfStream: false, cancellationToken).ConfigureAwait(false)) > 0)
+                            {
+                                md5.AppendData(buffer, 0, n);
+                                await output.WriteAsync(buffer.AsMemory(0, n), cancellationToken).ConfigureAwait(false);
+                                have += n;
+                                progress?.Report(have);
+                            }
                         }
                         response.Dispose();
                         response = null;
@@ -303,10 +311,6 @@ public sealed partial class DriveLinkDownloader(HttpClient http, DriveLinkHosts 
                     }
                     catch (Exception e) when (e is IOException or HttpRequestException && !cancellationToken.IsCancellationRequested)
                     {
-                        if (e is DrivePipeException pipe)
-                        {
-                            have = pipe.Written;
-                        }
                         response?.Dispose();
                         response = null;
                         if (++failures >= _retry.MaxAttempts)
@@ -319,10 +323,6 @@ public sealed partial class DriveLinkDownloader(HttpClient http, DriveLinkHosts 
                 if (total is { } size && have != size)
                 {
                     throw new DriveException(DriveErrorKind.Integrity, $"The download arrived with {have} bytes, Drive said {size}.");
-                }
-                if (RandomAccess.GetLength(output) != have)
-                {
-                    RandomAccess.SetLength(output, have);
                 }
             }
             File.Move(part, localPath, overwrite: true);
