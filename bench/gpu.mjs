@@ -16,7 +16,8 @@
 //              10 ms ticks (a tick goes to whoever runs at that instant: too coarse for < 0.1 %).
 //              --threads prints where the time went, per thread name.
 // Needs the daemon built (node scripts/build.mjs) and gcc. --daemon PATH measures another
-// build (e.g. the published one: .artifacts/publish/linux-x64/colab).
+// build (e.g. the published one: .artifacts/publish/linux-x64/colab). --warmup S (default 60),
+// --cpu-only skips the snapshot comparison.
 import { spawn, execFileSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
 import os from 'node:os';
@@ -29,7 +30,7 @@ const { values: opts } = parseArgs({
   options: {
     samples: { type: 'string', default: '200' },
     seconds: { type: 'string', default: '60' },
-    warmup: { type: 'string', default: '30' },
+    warmup: { type: 'string', default: '60' },
     daemon: { type: 'string' },
     threads: { type: 'boolean', default: false },
     'cpu-only': { type: 'boolean', default: false },
@@ -199,7 +200,8 @@ try {
     const d = await session(nvmlEnv);
     if (watching) await d.request('colab/gpu/watch', { enabled: true, intervalMs: 1000 });
     // Past start-up: the host probes (Python, Jupyter, torch: child processes, slow on a loaded
-    // machine) and the tier-1 JIT of what runs every second.
+    // machine) and the tier-1 JIT of what runs every second (a method is recompiled after 30
+    // calls: 30 s at 1 Hz, and that recompilation cost 170-270 ms of CPU in a 30 s warm-up).
     await new Promise((r) => setTimeout(r, warmup * 1000));
     const before = cpuTicks(d.pid);
     const clock = threadClock(d.pid);
