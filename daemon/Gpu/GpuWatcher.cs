@@ -117,7 +117,7 @@ public sealed partial class GpuWatcher(GpuService gpu, ILogger<GpuWatcher> logge
                     due = now + period - (now - due) % period;
                 }
             }
-            while (!wake.WaitOne(Stopwatch.GetElapsedTime(Stopwatch.GetTimestamp(), due)));
+            while (!wake.WaitOne(Until(due)));
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
@@ -126,6 +126,13 @@ public sealed partial class GpuWatcher(GpuService gpu, ILogger<GpuWatcher> logge
         {
             Log.WatchFailed(logger, ex.Message);
         }
+    }
+
+    /// <summary>The time left until a Stopwatch timestamp; zero when it has passed (WaitOne refuses a negative wait).</summary>
+    internal static TimeSpan Until(long timestamp)
+    {
+        var left = Stopwatch.GetElapsedTime(Stopwatch.GetTimestamp(), timestamp);
+        return left > TimeSpan.Zero ? left : TimeSpan.Zero;
     }
 
     public static TimeSpan Clamp(TimeSpan interval)

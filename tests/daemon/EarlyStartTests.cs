@@ -61,4 +61,12 @@ public sealed class EarlyStartTests
 
         Assert.Equal([(LogLevel.Warning, "before 1"), (LogLevel.Error, "after 2")], target.Entries);
     }
+
+    [Fact]
+    public void GpuWatcherUntil_APassedDueTime_IsZeroNotNegative()
+    {
+        // A negative wait would make WaitOne throw and end the polling thread.
+        Assert.Equal(TimeSpan.Zero, Colab.Daemon.Gpu.GpuWatcher.Until(System.Diagnostics.Stopwatch.GetTimestamp() - System.Diagnostics.Stopwatch.Frequency));
+        Assert.InRange(Colab.Daemon.Gpu.GpuWatcher.Until(System.Diagnostics.Stopwatch.GetTimestamp() + System.Diagnostics.Stopwatch.Frequency), TimeSpan.FromMilliseconds(1), TimeSpan.FromSeconds(1));
+    }
 }
