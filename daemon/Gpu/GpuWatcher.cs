@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Microsoft.Extensions.Logging;
 
 namespace Colab.Daemon.Gpu;
@@ -39,16 +40,37 @@ public sealed partial class GpuWatcher(GpuService gpu, ILogger<GpuWatcher> logge
             {
                 return (Enabled, Interval);
             }
+            // The loop's thread disposes its own token source when it ends (after taking it out of _loop).
             _loop?.Cancel();
-            _loop?.Dispose();
             _loop = null;
             Enabled = enabled;
             Interval = next;
             if (enabled)
             {
                 var cts = new CancellationTokenSource();
+                var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
                 _loop = cts;
-                _running = Task.Run(() => RunAsync(next, cts.Token));
+                _running = done.Task;
+                new Thread(() =>
+                {
+                    try
+                    {
+                        Run(next, cts.Token);
+                    }
+                    finally
+                    {
+                        lock (_gate)
+                        {
+                            if (_loop == cts)
+                            {
+                                _loop = null;
+                            }
+                        }
+                        cts.Dispose();
+                        done.TrySetResult();
+                    }
+                })
+                { IsBackground = true, Name = "colab gpu poll" }.Start();
             }
         }
         try
@@ -62,23 +84,40 @@ public sealed partial class GpuWatcher(GpuService gpu, ILogger<GpuWatcher> logge
         return (Enabled, Interval);
     }
 
-    private async Task RunAsync(TimeSpan interval, CancellationToken cancellationToken)
+    /// <summary>
+    /// The polling loop, on its own thread that sleeps between readings: a reading through NVML
+    /// is synchronous, and a thread-pool timer and work item per tick cost ~2 ms of CPU each time
+    /// in the pool's spin-waiting alone (docs/benchmarks.md, GPU). Nothing here touches the
+    /// thread pool unless a reading changed (the notification is written by the connection's
+    /// writer) or nvidia-smi has to be run.
+    /// </summary>
+    private void Run(TimeSpan interval, CancellationToken cancellationToken)
     {
         try
         {
             GpuSnapshot? last = null;
-            using var timer = new PeriodicTimer(interval);
+            var wake = cancellationToken.WaitHandle;
+            var due = Stopwatch.GetTimestamp();
+            var period = (long)(interval.TotalSeconds * Stopwatch.Frequency);
             do
             {
-                var snapshot = await gpu.SnapshotAsync(cancellationToken).ConfigureAwait(false);
+                var snapshot = gpu.SnapshotAsync(cancellationToken).GetAwaiter().GetResult();
                 Sampled?.Invoke(snapshot);
                 if (!snapshot.SameReadingAs(last))
                 {
                     last = snapshot;
                     Changed?.Invoke(snapshot);
                 }
+                // Fixed rate like PeriodicTimer: the next reading one period after the last one was
+                // due; ticks missed while a reading was slow are skipped, not caught up.
+                var now = Stopwatch.GetTimestamp();
+                due += period;
+                if (due <= now)
+                {
+                    due = now + period - (now - due) % period;
+                }
             }
-            while (await timer.WaitForNextTickAsync(cancellationToken).ConfigureAwait(false));
+            while (!wake.WaitOne(Until(due)));
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
@@ -87,6 +126,13 @@ public sealed partial class GpuWatcher(GpuService gpu, ILogger<GpuWatcher> logge
         {
             Log.WatchFailed(logger, ex.Message);
         }
+    }
+
+    /// <summary>The time left until a Stopwatch timestamp; zero when it has passed (WaitOne refuses a negative wait).</summary>
+    internal static TimeSpan Until(long timestamp)
+    {
+        var left = Stopwatch.GetElapsedTime(Stopwatch.GetTimestamp(), timestamp);
+        return left > TimeSpan.Zero ? left : TimeSpan.Zero;
     }
 
     public static TimeSpan Clamp(TimeSpan interval)
@@ -98,14 +144,10 @@ public sealed partial class GpuWatcher(GpuService gpu, ILogger<GpuWatcher> logge
         lock (_gate)
         {
             _loop?.Cancel();
+            _loop = null;
             running = _running;
         }
         await running.ConfigureAwait(false);
-        lock (_gate)
-        {
-            _loop?.Dispose();
-            _loop = null;
-        }
     }
 
     private static partial class Log

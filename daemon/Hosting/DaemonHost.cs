@@ -94,19 +94,45 @@ public static class DaemonHost
     }
 
     /// <summary>Runs the JSON-RPC daemon over the given streams until exit; returns the exit code.</summary>
+    /// <remarks>
+    /// The connection starts reading before the host is built (issue 8, cold start): the first
+    /// message is dispatched with only the lifecycle bound, so <c>initialize</c> is answered while
+    /// the host, its logging and the services are still being built on this thread; every later
+    /// message waits for them, in order. Anything else first gets the answer it always got (the
+    /// lifecycle refuses it until <c>initialize</c>).
+    /// </remarks>
     public static async Task<int> RunDaemonAsync(string[] args, Stream input, Stream output)
     {
-        var builder = CreateBuilder(args, LogLevel.Information);
-        builder.Services.AddSingleton(new StdioStreams(input, output));
-        AddSessionServices(builder.Services);
-        builder.Services.AddSingleton<DaemonSession>();
-        builder.Services.AddHostedService(sp => sp.GetRequiredService<DaemonSession>());
-        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(5));
-        builder.Services.Configure<ConsoleLifetimeOptions>(o => o.SuppressStatusMessages = true);
-
-        using var host = builder.Build();
-        var session = host.Services.GetRequiredService<DaemonSession>();
-        await host.RunAsync().ConfigureAwait(false);
-        return session.ExitCode;
+        StartupTrace.Mark("run-daemon");
+        var stdio = new StdioStreams(input, output);
+        var lifecycle = new Lifecycle();
+        var early = new EarlyConnection(stdio, lifecycle);
+        StartupTrace.Mark("reading");
+        IHost host;
+        try
+        {
+            var builder = CreateBuilder(args, LogLevel.Information);
+            builder.Services.AddSingleton(stdio);
+            AddSessionServices(builder.Services);
+            builder.Services.AddSingleton(lifecycle);
+            builder.Services.AddSingleton(early);
+            builder.Services.AddSingleton<DaemonSession>();
+            builder.Services.AddHostedService(sp => sp.GetRequiredService<DaemonSession>());
+            builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(5));
+            builder.Services.Configure<ConsoleLifetimeOptions>(o => o.SuppressStatusMessages = true);
+            host = builder.Build();
+        }
+        catch
+        {
+            early.Stop();
+            throw;
+        }
+        StartupTrace.Mark("host-built");
+        using (host)
+        {
+            var session = host.Services.GetRequiredService<DaemonSession>();
+            await host.RunAsync().ConfigureAwait(false);
+            return session.ExitCode;
+        }
     }
 }

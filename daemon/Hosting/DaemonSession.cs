@@ -8,11 +8,59 @@ namespace Colab.Daemon.Hosting;
 public sealed record StdioStreams(Stream Input, Stream Output);
 
 /// <summary>
+/// The connection as <see cref="DaemonHost.RunDaemonAsync"/> starts it, before the host is built:
+/// reading, with only the lifecycle bound, so it answers <c>initialize</c> at once; every later
+/// message waits for <see cref="Release"/>, in order.
+/// </summary>
+internal sealed class EarlyConnection
+{
+    private readonly TaskCompletionSource _released = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly CancellationTokenSource _stop = new();
+    private readonly DeferredLogger _logger = new();
+
+    public EarlyConnection(StdioStreams stdio, Lifecycle lifecycle)
+    {
+        Lifecycle = lifecycle;
+        Connection = new JsonRpcConnection(stdio.Input, stdio.Output, _logger) { HoldAfterFirst = _released.Task };
+        StartupTrace.Mark("connection");
+        MethodTable.RegisterLifecycle(Connection, lifecycle);
+        StartupTrace.Mark("lifecycle-bound");
+        Reading = Connection.RunAsync(_stop.Token);
+    }
+
+    public JsonRpcConnection Connection { get; }
+    public Lifecycle Lifecycle { get; }
+
+    /// <summary>The read loop (<see cref="JsonRpcConnection.RunAsync"/>): completes when the input ends.</summary>
+    public Task Reading { get; }
+
+    /// <summary>Gives the connection its real logger and lets the messages after the first through.</summary>
+    public void Release(ILogger logger)
+    {
+        _logger.Attach(logger);
+        _released.TrySetResult();
+    }
+
+    /// <summary>Stops reading (the host is stopping, or it could not be built).</summary>
+    public void Stop()
+    {
+        try
+        {
+            _stop.Cancel();
+        }
+        catch (ObjectDisposedException)
+        {
+        }
+        _released.TrySetResult();
+    }
+}
+
+/// <summary>
 /// Runs one JSON-RPC session over stdio as a hosted service, and stops the host when
 /// the client sends <c>exit</c> or closes stdin.
 /// </summary>
-public sealed class DaemonSession(
-    StdioStreams stdio,
+internal sealed class DaemonSession(
+    EarlyConnection early,
     MethodTable methods,
     Lifecycle lifecycle,
     ClientWindow window,
@@ -25,11 +73,14 @@ public sealed class DaemonSession(
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         var logger = loggers.CreateLogger("Colab.Daemon.JsonRpc");
-        var connection = new JsonRpcConnection(stdio.Input, stdio.Output, logger);
+        var connection = early.Connection;
         window.Attach(connection);
         methods.Register(connection);
+        using var stopping = stoppingToken.Register(early.Stop);
+        early.Release(logger);
+        StartupTrace.Mark("session-ready");
 
-        var reading = connection.RunAsync(stoppingToken);
+        var reading = early.Reading;
         var finished = await Task.WhenAny(reading, lifecycle.ExitRequested).ConfigureAwait(false);
         if (finished == lifecycle.ExitRequested)
         {

@@ -14,7 +14,12 @@ namespace Colab.Daemon.Hosting;
 public sealed class MethodTable(Lifecycle lifecycle, ServerStatusService status, ClientWindow window, GpuService gpu, GpuWatcher gpuWatcher,
     IEnumerable<IMethodGroup> groups)
 {
-    public void Register(JsonRpcConnection connection)
+    /// <summary>
+    /// The lifecycle's own methods (the gate, initialize, shutdown, exit): all a connection needs
+    /// to answer its first message, so the daemon binds them before its services exist
+    /// (<see cref="DaemonHost.RunDaemonAsync"/>) and <see cref="Register"/> binds them again.
+    /// </summary>
+    public static void RegisterLifecycle(JsonRpcConnection connection, Lifecycle lifecycle)
     {
         var json = ProtocolJson.Default;
         connection.Gate = lifecycle.Check;
@@ -26,19 +31,16 @@ public sealed class MethodTable(Lifecycle lifecycle, ServerStatusService status,
                 throw new JsonRpcException(ErrorCodes.InvalidRequest, "Invalid request: initialize was already sent.");
             }
             lifecycle.CompleteInitialize();
-            var methods = Methods.All.Select(m => m.Name).ToList();
+            StartupTrace.Mark("initialize");
+            var methods = new List<string>(Methods.All.Count);
+            foreach (var m in Methods.All)
+            {
+                methods.Add(m.Name);
+            }
             return Task.FromResult(new InitializeResult(
                 new ServerCapabilities(new ExperimentalCapabilities(new ColabServerCapabilities("1", methods, ServerStatusNotifications: true))),
                 new ServerInfo("colab-daemon", ServerStatusService.Version)));
         }, ordered: true);
-
-        connection.OnNotification(Methods.Initialized, json.JsonElement, initialized =>
-        {
-            // Ready once the client has the initialize result and is listening for notifications.
-            status.MarkReady();
-            _ = status.ProbeAsync(connection.Closed);
-            window.Log(LogMessageType.Info, $"Colab daemon {ServerStatusService.Version} ready (pid {Environment.ProcessId}).");
-        });
 
         connection.OnRequest(Methods.Shutdown, json.JsonElement, json.JsonElement, (_, _) =>
         {
@@ -47,6 +49,20 @@ public sealed class MethodTable(Lifecycle lifecycle, ServerStatusService status,
         }, ordered: true);
 
         connection.OnNotification(Methods.Exit, json.JsonElement, _ => lifecycle.Exit());
+    }
+
+    public void Register(JsonRpcConnection connection)
+    {
+        var json = ProtocolJson.Default;
+        RegisterLifecycle(connection, lifecycle);
+
+        connection.OnNotification(Methods.Initialized, json.JsonElement, initialized =>
+        {
+            // Ready once the client has the initialize result and is listening for notifications.
+            status.MarkReady();
+            _ = status.ProbeAsync(connection.Closed);
+            window.Log(LogMessageType.Info, $"Colab daemon {ServerStatusService.Version} ready (pid {Environment.ProcessId}).");
+        });
 
         connection.OnRequest(Methods.ServerStatus, json.JsonElement, json.ServerStatus, (_, _) => Task.FromResult(status.Current()));
 

@@ -43,6 +43,13 @@ public sealed partial class JsonRpcConnection : IAsyncDisposable
     /// </summary>
     public Func<string, bool, JsonRpcException?>? Gate { get; set; }
 
+    /// <summary>
+    /// When set, only the first message is dispatched before this task completes; the ones after
+    /// it wait for it, in order. The daemon answers <c>initialize</c> with this connection while its
+    /// services are still being built, and releases the rest once their handlers are registered.
+    /// </summary>
+    public Task? HoldAfterFirst { get; set; }
+
     /// <summary>Fires when the input has ended.</summary>
     public CancellationToken Closed => _closed.Token;
 
@@ -71,7 +78,7 @@ public sealed partial class JsonRpcConnection : IAsyncDisposable
     {
         try
         {
-            while (true)
+            for (var first = true; ; first = false)
             {
                 Frame frame;
                 try
@@ -82,6 +89,11 @@ public sealed partial class JsonRpcConnection : IAsyncDisposable
                 {
                     Log.InputFailed(_logger, ex.Message);
                     break;
+                }
+                if (!first && HoldAfterFirst is { IsCompleted: false } hold)
+                {
+                    await hold.WaitAsync(cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+                    cancellationToken.ThrowIfCancellationRequested();
                 }
                 switch (frame.Kind)
                 {

@@ -28,6 +28,9 @@ public sealed class RuntimeIdleMonitor : IDisposable
     private readonly ILogger _logger;
     private readonly TimeSpan _pokeInterval;
     private readonly ITimer _timer;
+    private readonly TimeSpan _tick;
+    private readonly Lock _armGate = new();
+    private bool _armed;
     private readonly Dictionary<string, DateTimeOffset> _warnedFor = new(StringComparer.Ordinal);
     private readonly Dictionary<string, DateTimeOffset> _lastPoke = new(StringComparer.Ordinal);
     private readonly Lock _lock = new();
@@ -48,7 +51,27 @@ public sealed class RuntimeIdleMonitor : IDisposable
         _pokeInterval = pokeInterval;
         _logger = logger ?? NullLogger.Instance;
         _time = time ?? TimeProvider.System;
-        _timer = _time.CreateTimer(_ => _ = TickAsync(), null, tick, tick);
+        _tick = tick;
+        // The timer runs only while there is a runtime to watch: a thread-pool tick every 5 s
+        // with nothing to check cost more CPU than all of a watched GPU (docs/benchmarks.md, GPU).
+        _timer = _time.CreateTimer(_ => _ = TickAsync(), null, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+        _runtimes.Changed += Arm;
+        Arm();
+    }
+
+    /// <summary>Starts the timer when the first runtime appears, stops it when the last one is gone.</summary>
+    private void Arm()
+    {
+        lock (_armGate)
+        {
+            var any = _runtimes.List().Count > 0;
+            if (any != _armed)
+            {
+                _armed = any;
+                // Only on a change: re-arming on every event would keep postponing the next tick.
+                _timer.Change(any ? _tick : Timeout.InfiniteTimeSpan, any ? _tick : Timeout.InfiniteTimeSpan);
+            }
+        }
     }
 
     /// <summary>A runtime will be disconnected for idleness in <c>secondsLeft</c> unless it is used (raised once per idle stretch).</summary>
@@ -151,7 +174,11 @@ public sealed class RuntimeIdleMonitor : IDisposable
         }
     }
 
-    public void Dispose() => _timer.Dispose();
+    public void Dispose()
+    {
+        _runtimes.Changed -= Arm;
+        _timer.Dispose();
+    }
 
     private async Task PokeAsync(string runtimeId, DateTimeOffset now)
     {

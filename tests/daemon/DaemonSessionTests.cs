@@ -1,5 +1,6 @@
 using System.IO.Pipelines;
 using Colab.Daemon.Hosting;
+using Colab.Daemon.Protocol;
 using Colab.Daemon.Tests.Infrastructure;
 
 namespace Colab.Daemon.Tests;
@@ -110,5 +111,79 @@ public sealed class DaemonSessionTests
         await s.Client.NotifyAsync("exit");
 
         Assert.Equal(0, await s.Running.Within("the exit code"));
+    }
+
+    [Fact]
+    public async Task PipelinedSession_EveryMessageAnswered_AndExitCodeZero()
+    {
+        // initialize is answered before the host is built; what follows it, sent without waiting,
+        // must wait for the services and then be dispatched in order (initialized must not be
+        // dropped, shutdown must not be refused).
+        await using var s = new Session();
+        var bytes = Frames.Concat(
+            Frames.Frame(Frames.Request("init", "initialize", "{}")),
+            Frames.Frame(Frames.Notification("initialized", "{}")),
+            Frames.Frame(Frames.Request("echo", "colab/diag/echo", """{"n":1}""")),
+            Frames.Frame(Frames.Request("status", "colab/serverStatus")),
+            Frames.Frame(Frames.Request("s", "shutdown")));
+
+        await s.Client.SendAsync(bytes);
+
+        Assert.True((await s.Client.ResponseAsync("init")).TryGetProperty("result", out _));
+        Assert.Equal(1, (await s.Client.ResponseAsync("echo")).GetProperty("result").GetProperty("n").GetInt32());
+        Assert.True((await s.Client.ResponseAsync("status")).TryGetProperty("result", out _));
+        Assert.True((await s.Client.ResponseAsync("s")).TryGetProperty("result", out _));
+        Assert.Equal("init", s.Client.Messages.First(TestClient.IsResponse).GetProperty("id").GetString());
+        await s.Client.NotifyAsync("exit");
+        Assert.Equal(0, await s.Running.Within("the exit code"));
+    }
+
+    [Fact]
+    public async Task InitializeShutdownExit_AllPipelined_ExitCodeZero()
+    {
+        await using var s = new Session();
+
+        await s.Client.SendAsync(Frames.Concat(
+            Frames.Frame(Frames.Request("init", "initialize", "{}")),
+            Frames.Frame(Frames.Request("s", "shutdown")),
+            Frames.Frame(Frames.Notification("exit"))));
+
+        Assert.Equal(0, await s.Running.Within("the exit code"));
+    }
+
+    [Fact]
+    public async Task FirstMessageNotInitialize_IsRefusedAsBefore_ThenInitializeWorks()
+    {
+        await using var s = new Session();
+
+        var early = await s.Client.RequestAsync("early", "colab/diag/echo", "{}");
+        Assert.Equal(ErrorCodes.ServerNotInitialized, TestClient.ErrorCode(early));
+
+        var init = await s.Client.RequestAsync("init", "initialize", "{}");
+        Assert.True(init.TryGetProperty("result", out _), init.GetRawText());
+        await s.Client.NotifyAsync("initialized", "{}");
+        Assert.Equal(2, (await s.Client.RequestAsync("e", "colab/diag/echo", """{"n":2}""")).GetProperty("result").GetProperty("n").GetInt32());
+    }
+
+    [Fact]
+    public async Task InitializeTwice_SecondIsRefused_EvenWhenSentBeforeTheServicesExist()
+    {
+        await using var s = new Session();
+        await s.Client.SendAsync(Frames.Concat(
+            Frames.Frame(Frames.Request(1, "initialize", "{}")),
+            Frames.Frame(Frames.Request(2, "initialize", "{}"))));
+
+        Assert.True((await s.Client.ResponseAsync(1)).TryGetProperty("result", out _));
+        Assert.Equal(ErrorCodes.InvalidRequest, TestClient.ErrorCode(await s.Client.ResponseAsync(2)));
+    }
+
+    [Fact]
+    public async Task FirstFrameBroken_GetsAParseError_AndTheSessionGoesOn()
+    {
+        await using var s = new Session();
+        await s.Client.SendAsync(Frames.Concat(Frames.Frame("{not json"), Frames.Frame(Frames.Request("init", "initialize", "{}"))));
+
+        Assert.Equal(ErrorCodes.ParseError, TestClient.ErrorCode(await s.Client.ResponseAsync(null)));
+        Assert.True((await s.Client.ResponseAsync("init")).TryGetProperty("result", out _));
     }
 }
