@@ -63,7 +63,8 @@ internal sealed class TrainingMethods(TrainingService training) : IMethodGroup
                     }
                     if (seen && !TrainingStates.IsFinal(before!.State) && job.State is TrainingStates.Succeeded or TrainingStates.Failed or TrainingStates.Stopped && job.OnDone == TrainingOnDone.Disconnect)
                     {
-                        await ApplyOnDoneAsync(job.Id, closed).ConfigureAwait(false);
+                        // On the pool, so a slow disconnect never holds up the announcements of this thread.
+                        _ = ApplyOnDoneAsync(job.Id, closed);
                     }
                 }
                 first = false;
@@ -89,6 +90,10 @@ internal sealed class TrainingMethods(TrainingService training) : IMethodGroup
         catch (Exception e) when (e is TrainingException or IOException or UnauthorizedAccessException)
         {
             // the job directory went away; nothing to disconnect for
+        }
+        catch (OperationCanceledException) when (closed.IsCancellationRequested)
+        {
+            // the session ended first
         }
     }
 
