@@ -134,8 +134,6 @@ public sealed partial class JsonRpcConnection : IAsyncDisposable
         }
     }
 
-    private const int LargeBodyBytes = 1024 * 1024;
-
     private void Dispatch(byte[] body)
     {
         JsonDocument document;
@@ -146,7 +144,7 @@ public sealed partial class JsonRpcConnection : IAsyncDisposable
             {
                 throw new JsonException("invalid UTF-8");
             }
-            document = JsonDocument.Parse(body, s_documentOptions);
+            document = LargeJson.Parse(body, s_documentOptions);
         }
         catch (JsonException)
         {
@@ -155,9 +153,9 @@ public sealed partial class JsonRpcConnection : IAsyncDisposable
             return;
         }
 
-        // A large body's document is left to the GC: disposing it would park its index, as large as the
-        // body, in the shared ArrayPool for good (see KernelWire.PooledParseLimit).
-        using (body.Length > LargeBodyBytes ? null : document)
+        // A large body's document is left to the GC: disposing it would park its index in the
+        // shared ArrayPool of this thread (see LargeJson).
+        using (body.Length > LargeJson.Threshold ? null : document)
         {
             var root = document.RootElement;
             if (root.ValueKind == JsonValueKind.Array)

@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Buffers.Binary;
 using System.Text;
 using System.Text.Json;
+using Colab.Daemon.JsonRpc;
 
 namespace Colab.Daemon.Runtimes;
 
@@ -310,7 +311,7 @@ public static class KernelWire
         try
         {
             // Not disposed: the element outlives this call; its pooled index is left to the GC.
-            element = JsonDocument.Parse(utf8, new JsonDocumentOptions { MaxDepth = 256 }).RootElement;
+            element = LargeJson.Parse(utf8, new JsonDocumentOptions { MaxDepth = 256 }).RootElement;
             error = null;
             return true;
         }
@@ -324,11 +325,11 @@ public static class KernelWire
     }
 
     /// <summary>
-    /// Above this size a JSON value is parsed into a copy the GC owns. <see cref="JsonElement.ParseValue"/> rents an index
-    /// as large as the input from the shared <c>ArrayPool</c> and returns it there, where each thread pool thread kept one
-    /// (a 128 MiB array stayed behind after every 100 MB print).
+    /// Above this size a JSON value is parsed into a copy the GC owns, through <see cref="LargeJson"/>:
+    /// <see cref="JsonElement.ParseValue"/> rents an index as large as the input from the shared <c>ArrayPool</c>
+    /// and returns it there, where each thread pool thread kept one (a 128 MiB array stayed behind after every 100 MB print).
     /// </summary>
-    internal const int PooledParseLimit = 1024 * 1024;
+    internal const int PooledParseLimit = LargeJson.Threshold;
 
     private static bool TryParseJson(ReadOnlySpan<byte> utf8, string what, out JsonElement element, out string? error)
     {

@@ -2,6 +2,7 @@ using System.Net.Http.Headers;
 using System.Net.WebSockets;
 using System.Text;
 using System.Text.Json;
+using Colab.Daemon.JsonRpc;
 
 namespace Colab.Daemon.Runtimes.Terminals;
 
@@ -99,7 +100,7 @@ internal sealed class RuntimeHttp : IDisposable
         var bytes = await response.Content.ReadAsByteArrayAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            return JsonDocument.Parse(bytes);
+            return LargeJson.Parse(bytes);
         }
         catch (JsonException)
         {
