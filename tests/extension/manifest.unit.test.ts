@@ -8,6 +8,7 @@ import { test } from 'node:test';
 import { commandIds as daemonCommandIds } from '../../colab-vscode/src/commands';
 import { driveCommandIds } from '../../colab-vscode/src/drive/driveCommands';
 import { driveAuthCommandIds, driveAuthSettings } from '../../colab-vscode/src/drive/driveAuth';
+import { driveDownloadLinkId } from '../../colab-vscode/src/drive/driveLinkCommand';
 import { driveScheme, driveViewId } from '../../colab-vscode/src/drive/driveTree';
 import { gitHubCommandIds, gitHubSettings } from '../../colab-vscode/src/github/commands';
 import { gpuCommandIds, gpuRequiredSetting } from '../../colab-vscode/src/gpu/gpuCommands';
@@ -36,6 +37,7 @@ const commandIds = {
   ...driveCommandIds,
   ...gitHubCommandIds,
   ...driveAuthCommandIds,
+  driveDownloadLinkId,
 };
 
 const settings = [
