@@ -96,12 +96,42 @@ public static class RuntimeGpuReport
                 var limit = Int(d, "powerLimitMw", 0, 10_000_000);
                 devices.Add(new GpuDevice(index, Str(d, "name"), Str(d, "uuid"),
                     Int(d, "utilGpu", 0, 100), Int(d, "utilMem", 0, 100), used, total, Int(d, "temp", -100, 300),
-                    power / 1000.0, limit / 1000.0, MigEnabled: null, MigDevices: [], Processes: Processes(d, deviceNotes), Notes: deviceNotes));
+                    power / 1000.0, limit / 1000.0, MigEnabled: Bool(d, "mig"), MigDevices: Migs(d, deviceNotes), Processes: Processes(d, deviceNotes), Notes: deviceNotes));
             }
         }
         var state = devices.Count > 0 ? GpuStates.Ok : GpuStates.NoGpu;
         return new(state, GpuSources.Nvml, state == GpuStates.NoGpu ? "the runtime's driver reports no NVIDIA GPU" : null, takenAt, driver, cuda, devices, notes);
     }
+
+    private static bool? Bool(JsonElement e, string name)
+        => e.TryGetProperty(name, out var v) && v.ValueKind is JsonValueKind.True or JsonValueKind.False ? v.GetBoolean() : null;
+
+    /// <summary>The MIG devices the probe listed under a GPU (at most <see cref="MaxMigDevices"/>; entries without a valid index left out).</summary>
+    private static List<MigDevice> Migs(JsonElement d, List<string> notes)
+    {
+        var list = new List<MigDevice>();
+        if (!d.TryGetProperty("migs", out var migs) || migs.ValueKind != JsonValueKind.Array)
+        {
+            return list;
+        }
+        foreach (var m in migs.EnumerateArray())
+        {
+            if (list.Count == MaxMigDevices)
+            {
+                notes.Add($"more than {MaxMigDevices} MIG devices reported; the rest are left out");
+                break;
+            }
+            if (m.ValueKind != JsonValueKind.Object || Int(m, "index", 0, 1023) is not { } index)
+            {
+                notes.Add("a MIG device without a valid index was left out");
+                continue;
+            }
+            list.Add(new MigDevice(index, Str(m, "name"), Str(m, "uuid"), null, null, ULong(m, "memUsed"), ULong(m, "memTotal"), null, Strings(m, "notes", 32)));
+        }
+        return list;
+    }
+
+    private const int MaxMigDevices = 64;
 
     private static List<GpuProcess>? Processes(JsonElement d, List<string> notes)
     {

@@ -117,8 +117,18 @@ def __colab_gpu_probe(nvml_path, smi_path, smi_timeout, GPU_ARGS, APP_ARGS, MARK
                 s = ctypes.create_string_buffer(96)
                 if call("uuid", ["nvmlDeviceGetUUID"], s, 96):
                     d["uuid"] = s.value.decode("utf-8", "replace")
+                cur, pend = ctypes.c_uint(), ctypes.c_uint()
+                g = fn("nvmlDeviceGetMigMode")
+                if g is not None:
+                    r = g(h, ctypes.byref(cur), ctypes.byref(pend))
+                    if r == 0:
+                        d["mig"] = cur.value == 1
+                    elif r != 3:  # NOT_SUPPORTED: a GPU without MIG, the normal answer
+                        d["notes"].append("MIG mode: " + err(r))
                 u = Util()
-                if call("utilisation", ["nvmlDeviceGetUtilizationRates"], ctypes.byref(u)):
+                if d.get("mig"):
+                    d["notes"].append("utilisation: not available while MIG is enabled (NVML reports none)")
+                elif call("utilisation", ["nvmlDeviceGetUtilizationRates"], ctypes.byref(u)):
                     d["utilGpu"], d["utilMem"] = u.gpu, u.memory
                 m = Mem()
                 if call("memory", ["nvmlDeviceGetMemoryInfo"], ctypes.byref(m)):
@@ -132,6 +142,38 @@ def __colab_gpu_probe(nvml_path, smi_path, smi_timeout, GPU_ARGS, APP_ARGS, MARK
                 p = ctypes.c_uint()
                 if call("power limit", ["nvmlDeviceGetEnforcedPowerLimit"], ctypes.byref(p)):
                     d["powerLimitMw"] = p.value
+                if d.get("mig"):
+                    d["migs"] = []
+                    gmax, gmig = fn("nvmlDeviceGetMaxMigDeviceCount"), fn("nvmlDeviceGetMigDeviceHandleByIndex")
+                    mx = ctypes.c_uint()
+                    r = gmax(h, ctypes.byref(mx)) if gmax is not None and gmig is not None else -1
+                    if r != 0:
+                        d["notes"].append("MIG devices: " + (err(r) if r > 0 else "this driver cannot list them"))
+                    for k in range(min(mx.value, 64) if r == 0 else 0):
+                        mh = ctypes.c_void_p()
+                        r = gmig(h, k, ctypes.byref(mh))
+                        if r == 6:  # NOT_FOUND: an unpopulated slot
+                            continue
+                        if r != 0:
+                            d["notes"].append("MIG device %d: %s" % (k, err(r)))
+                            continue
+                        md = {"index": k, "notes": ["utilisation: not available on MIG devices (NVML reports none)"]}
+                        for key, name in (("name", "nvmlDeviceGetName"), ("uuid", "nvmlDeviceGetUUID")):
+                            s = ctypes.create_string_buffer(96)
+                            q = fn(name)
+                            r = q(mh, s, 96) if q is not None else -1
+                            if r == 0:
+                                md[key] = s.value.decode("utf-8", "replace")
+                            else:
+                                md["notes"].append("%s: %s" % (key, err(r) if r > 0 else "not in this driver"))
+                        m = Mem()
+                        q = fn("nvmlDeviceGetMemoryInfo")
+                        r = q(mh, ctypes.byref(m)) if q is not None else -1
+                        if r == 0:
+                            md["memUsed"], md["memTotal"] = m.used, m.total
+                        else:
+                            md["notes"].append("memory: " + (err(r) if r > 0 else "not in this driver"))
+                        d["migs"].append(md)
                 g = fn("nvmlDeviceGetComputeRunningProcesses_v2")
                 if g is not None:
                     n = ctypes.c_uint(0)
