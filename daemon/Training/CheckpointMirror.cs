@@ -24,6 +24,10 @@ public static class CheckpointMirror
             throw new TrainingException("Invalid params: mirror is not a directory path");
         }
         var full = Path.GetFullPath(mirror.StartsWith('~') ? Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), mirror.TrimStart('~', '/')) : mirror, workingDirectory);
+        if (full == "/" || Same(full, Environment.GetFolderPath(Environment.SpecialFolder.UserProfile)))
+        {
+            throw new TrainingException($"Invalid params: the mirror {full} would mix checkpoints into a top-level directory; give a folder of its own");
+        }
         foreach (var (other, what) in new[] { (checkpointDirectory, "the checkpoint directory"), (jobDirectory, "the job's directory") })
         {
             var o = Path.GetFullPath(other);
@@ -35,10 +39,6 @@ public static class CheckpointMirror
         if (File.Exists(full))
         {
             throw new TrainingException($"Invalid params: the mirror {full} is a file, not a directory");
-        }
-        if (full == "/" || Same(full, Environment.GetFolderPath(Environment.SpecialFolder.UserProfile)))
-        {
-            throw new TrainingException($"Invalid params: the mirror {full} would mix checkpoints into a top-level directory; give a folder of its own");
         }
         return full;
     }
