@@ -284,7 +284,7 @@ public sealed class TrainingService : IDisposable
         }
         if (p?.Step is long step)
         {
-            parts.Add(p.TotalSteps is long t ? $"step {step}/{t}" : $"step {step}");
+            parts.Add(p.TotalSteps is long t && t > 0 ? $"step {step}/{t}" : $"step {step}");
         }
         if (p?.Loss is double loss)
         {
