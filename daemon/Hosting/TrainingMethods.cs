@@ -58,7 +58,17 @@ internal sealed class TrainingMethods(TrainingService training) : IMethodGroup
         if (progress is not null)
         {
             _progress[job.Id] = progress;
-            Follow(job);
+            // Read again: a short job may have ended (and been announced) before it was registered here.
+            TrainJobInfo now;
+            try
+            {
+                now = training.Info(job.Id);
+            }
+            catch (Exception e) when (e is TrainingException or IOException or UnauthorizedAccessException)
+            {
+                now = job;
+            }
+            Follow(now);
         }
         return job;
     }
