@@ -640,6 +640,10 @@ export interface TrainStartParams {
   webhookUrl?: string;
   /** Remote jobs: the workspace files to sync (relative globs). */
   syncGlobs?: string[];
+  /** Jobs on the daemon's host: a persistent directory (e.g. a mounted Drive folder) each committed checkpoint is copied to, verified. */
+  mirror?: string;
+  /** LSP work-done progress: $/progress with this token follows the job until it ends. */
+  workDoneToken?: string | number;
 }
 export interface TrainProgress {
   step?: number;
@@ -668,6 +672,16 @@ export interface TrainJobInfo {
   /** A webhook was given (its URL is never sent back). */
   webhook?: boolean;
   requiredGpu?: string[];
+  mirror?: string;
+  /** The newest checkpoint step the mirror holds. */
+  mirroredStep?: number;
+  /** The last mirroring failure (retried at the next checkpoint; the job goes on). */
+  mirrorError?: string;
+}
+/** One $/progress notification (LSP work-done progress). */
+export interface ProgressParams {
+  token: string | number;
+  value: { kind: 'begin' | 'report' | 'end'; title?: string; message?: string; percentage?: number; cancellable?: boolean };
 }
 export interface TrainListResult {
   jobs: TrainJobInfo[];

@@ -40,10 +40,11 @@ internal static class TrainCommand
         var follow = new Option<bool>("--follow", "-f") { Description = "Follow the log until the job ends." };
         var command = new Argument<string[]>("command") { Description = "The worker command, e.g. -- python3 train.py --lr 0.1", Arity = ArgumentArity.OneOrMore };
         var requireGpu = new Option<string[]>("--require-gpu") { Description = "A GPU model that must be present (repeatable), e.g. --require-gpu A100; otherwise the job is not started.", AllowMultipleArgumentsPerToken = false };
-        var start = new Command("start", "Start a supervised training job; prints its id.") { checkpointDir, maxRestarts, keep, every, backoff, grace, id, follow, requireGpu, command };
+        var mirror = new Option<string?>("--mirror") { Description = "A persistent directory (e.g. a mounted Drive folder) each committed checkpoint is copied to, verified; resume also looks there." };
+        var start = new Command("start", "Start a supervised training job; prints its id.") { checkpointDir, maxRestarts, keep, every, backoff, grace, id, follow, requireGpu, mirror, command };
         start.SetAction(async (parse, ct) => await StartAsync(parse.GetValue(command)!, parse.GetValue(checkpointDir), parse.GetValue(id),
             parse.GetValue(maxRestarts), parse.GetValue(keep), parse.GetValue(every), parse.GetValue(backoff), parse.GetValue(grace), null,
-            parse.GetValue(follow), parse.GetValue(requireGpu) ?? [], output, ct).ConfigureAwait(false));
+            parse.GetValue(follow), parse.GetValue(requireGpu) ?? [], output, ct, parse.GetValue(mirror)).ConfigureAwait(false));
         train.Subcommands.Add(start);
 
         var json = new Option<bool>("--json") { Description = "Print JSON for scripts." };
@@ -110,7 +111,7 @@ internal static class TrainCommand
     }
 
     private static async Task<int> StartAsync(IReadOnlyList<string> command, string? checkpointDir, string? id, int maxRestarts, int keep, int? every,
-        double backoff, double grace, IReadOnlyDictionary<string, string>? env, bool follow, IReadOnlyList<string> requireGpu, TextWriter output, CancellationToken ct)
+        double backoff, double grace, IReadOnlyDictionary<string, string>? env, bool follow, IReadOnlyList<string> requireGpu, TextWriter output, CancellationToken ct, string? mirror = null)
         => await Guard(async () =>
         {
             IReadOnlyList<string> required;
@@ -128,7 +129,7 @@ internal static class TrainCommand
                 await TrainingService.RequireGpuAsync(host.Services.GetRequiredService<GpuService>(), required, null, ct).ConfigureAwait(false);
             }
             var jobs = new TrainingJobs(TrainingJobs.DefaultRoot());
-            var spec = jobs.Create(command, null, checkpointDir, maxRestarts, keep, every, backoff, grace, env, id, requiredGpu: required);
+            var spec = jobs.Create(command, null, checkpointDir, maxRestarts, keep, every, backoff, grace, env, id, requiredGpu: required, mirror: mirror);
             var s = await jobs.LaunchAsync(spec.Id, TrainingJobs.SelfCommand(), ct).ConfigureAwait(false);
             await output.WriteLineAsync(spec.Id).ConfigureAwait(false);
             await Console.Error.WriteLineAsync($"colab train: job {spec.Id} {s.State} (supervisor pid {s.SupervisorPid}); checkpoints in {spec.CheckpointDirectory}").ConfigureAwait(false);
@@ -173,6 +174,8 @@ internal static class TrainCommand
         => $"{s.Id}  {s.State}  restarts {s.Restarts}/{s.MaxRestarts}" +
            (s.WorkerPid is int w ? $"  worker pid {w}" : "") +
            (s.LastExitCode is int c && c != 0 ? $"  last exit {c}" : "") +
+           (s.MirroredStep is long m ? $"  mirrored step {m}" : "") +
+           (s.MirrorError is { } me ? $"\n  {me}" : "") +
            (s.LastError is { } e && s.State != TrainingStates.Succeeded ? $"\n  {e}" : "");
 
     private static async Task<int> Guard(Func<Task<int>> action)

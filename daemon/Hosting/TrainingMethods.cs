@@ -1,3 +1,4 @@
+using System.Text.Json;
 using Colab.Daemon.JsonRpc;
 using Colab.Daemon.Protocol;
 using Colab.Daemon.Training;
@@ -16,7 +17,7 @@ internal sealed class TrainingMethods(TrainingService training) : IMethodGroup
     public void Register(JsonRpcConnection connection)
     {
         var json = TrainingProtocolJson.Default;
-        connection.OnRequest(Methods.TrainStart, json.TrainStartParams, json.TrainJobInfo, (p, ctx) => Guard(() => training.StartAsync(p, ctx.CancellationToken)));
+        connection.OnRequest(Methods.TrainStart, json.TrainStartParams, json.TrainJobInfo, (p, ctx) => Guard(() => StartAsync(connection, p, ctx.CancellationToken)));
         connection.OnRequest(Methods.TrainStatus, json.TrainJobIdParams, json.TrainJobInfo, (p, _) => Guard(() => Task.FromResult(training.Info(p.JobId))));
         connection.OnRequest(Methods.TrainList, json.EmptyParams, json.TrainListResult, (_, _) => Guard(() => Task.FromResult(new TrainListResult(training.List()))));
         connection.OnRequest(Methods.TrainStop, json.TrainJobIdParams, json.TrainJobInfo, (p, _) => Guard(() =>
@@ -31,6 +32,64 @@ internal sealed class TrainingMethods(TrainingService training) : IMethodGroup
         // more than the reading (docs/benchmarks.md, GPU: the daemon's CPU while idle).
         var closed = connection.Closed;
         new Thread(() => Watch(connection, closed)) { IsBackground = true, Name = "colab train poll" }.Start();
+    }
+
+    /// <summary>Jobs started with a <c>workDoneToken</c>: their <c>$/progress</c> follows every change until the job is over.</summary>
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, WorkDoneProgress> _progress = new(StringComparer.Ordinal);
+
+    private async Task<TrainJobInfo> StartAsync(JsonRpcConnection connection, TrainStartParams p, CancellationToken cancellationToken)
+    {
+        WorkDoneProgress? progress = null;
+        if (p.WorkDoneToken is { ValueKind: JsonValueKind.String or JsonValueKind.Number } token)
+        {
+            progress = new WorkDoneProgress(connection, token.Clone());
+            progress.Send(new WorkDoneProgressValue("begin", Title: TrainingService.ProgressTitle(p), Message: "starting", Percentage: 0, Cancellable: false));
+        }
+        TrainJobInfo job;
+        try
+        {
+            job = await training.StartAsync(p, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e)
+        {
+            progress?.End($"not started: {e.Message}");
+            throw;
+        }
+        if (progress is not null)
+        {
+            _progress[job.Id] = progress;
+            // Read again: a short job may have ended (and been announced) before it was registered here.
+            TrainJobInfo now;
+            try
+            {
+                now = training.Info(job.Id);
+            }
+            catch (Exception e) when (e is TrainingException or IOException or UnauthorizedAccessException)
+            {
+                now = job;
+            }
+            Follow(now);
+        }
+        return job;
+    }
+
+    /// <summary>Reports a job's figures on its progress token; ends it when the job is over.</summary>
+    private void Follow(TrainJobInfo job)
+    {
+        if (!_progress.TryGetValue(job.Id, out var progress))
+        {
+            return;
+        }
+        var (message, percentage) = TrainingService.ProgressReport(job);
+        if (TrainingStates.IsFinal(job.State))
+        {
+            progress.End(message);
+            _progress.TryRemove(job.Id, out _);
+        }
+        else
+        {
+            progress.Report(message, percentage);
+        }
     }
 
     private void Watch(JsonRpcConnection connection, CancellationToken closed)
@@ -60,6 +119,7 @@ internal sealed class TrainingMethods(TrainingService training) : IMethodGroup
                     if (announce)
                     {
                         connection.Notify(Methods.TrainChanged, job, TrainingProtocolJson.Default.TrainJobInfo);
+                        Follow(job);
                     }
                     if (seen && !TrainingStates.IsFinal(before!.State) && job.State is TrainingStates.Succeeded or TrainingStates.Failed or TrainingStates.Stopped && job.OnDone == TrainingOnDone.Disconnect)
                     {

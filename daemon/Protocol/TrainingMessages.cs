@@ -11,6 +11,8 @@ namespace Colab.Daemon.Protocol;
 /// <param name="OnDone"><c>notify</c> (default) or <c>disconnect</c>: also disconnect <paramref name="RuntimeId"/> when the job ends, releasing its GPU.</param>
 /// <param name="RuntimeId">A connected runtime: local (the job runs on the daemon's host) or remote (the job runs on the runtime, after a code sync).</param>
 /// <param name="SyncGlobs">Remote jobs: the workspace files to sync (relative globs; default <c>**/*.py</c>).</param>
+/// <param name="Mirror">Jobs on the daemon's host: a directory (e.g. a mounted Drive folder) every committed checkpoint is copied to, verified; resume also looks there.</param>
+/// <param name="WorkDoneToken">LSP work-done progress: <c>$/progress</c> with this token follows the job (begin, a report per change, end when it is over).</param>
 /// <param name="WebhookUrl">A secret from the editor's SecretStorage: POSTed to when the job succeeds or fails; never stored or logged.</param>
 public sealed record TrainStartParams(
     IReadOnlyList<string>? Command = null,
@@ -26,7 +28,9 @@ public sealed record TrainStartParams(
     string? OnDone = null,
     string? RuntimeId = null,
     string? WebhookUrl = null,
-    IReadOnlyList<string>? SyncGlobs = null)
+    IReadOnlyList<string>? SyncGlobs = null,
+    string? Mirror = null,
+    JsonElement? WorkDoneToken = null)
 {
     /// <summary>Never prints the webhook URL (a secret).</summary>
     public override string ToString()
@@ -61,7 +65,10 @@ public sealed record TrainJobInfo(
     string? OnDone = null,
     string? RuntimeId = null,
     bool Webhook = false,
-    IReadOnlyList<string>? RequiredGpu = null);
+    IReadOnlyList<string>? RequiredGpu = null,
+    string? Mirror = null,
+    long? MirroredStep = null,
+    string? MirrorError = null);
 
 public sealed record TrainListResult(IReadOnlyList<TrainJobInfo> Jobs);
 

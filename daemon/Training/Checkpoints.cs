@@ -290,7 +290,7 @@ public sealed partial class CheckpointStore
         }
     }
 
-    private static void FsyncDirectory(string directory)
+    internal static void FsyncDirectory(string directory)
     {
         if (OperatingSystem.IsWindows())
         {

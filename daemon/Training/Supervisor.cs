@@ -42,7 +42,19 @@ public sealed class Supervisor
 
     public async Task<int> RunAsync()
     {
+        using var mirrorStop = new CancellationTokenSource();
+        var mirroring = _spec.Mirror is null ? Task.CompletedTask : Task.Run(() => MirrorLoopAsync(mirrorStop.Token));
         var code = await SuperviseAsync().ConfigureAwait(false);
+        await mirrorStop.CancelAsync().ConfigureAwait(false);
+        await mirroring.ConfigureAwait(false);
+        if (_spec.Mirror is not null)
+        {
+            MirrorOnce(); // what the worker committed last, e.g. its checkpoint on SIGTERM
+            lock (_statusGate)
+            {
+                Update(_status);
+            }
+        }
         if (_webhookUrl is { } url && _status.State is TrainingStates.Succeeded or TrainingStates.Failed)
         {
             var progress = TrainingService.ReadProgress(Path.Combine(_dir, TrainingJobs.MetricsFile));
@@ -114,6 +126,66 @@ public sealed class Supervisor
             {
                 Update(_status with { State = TrainingStates.Stopped });
                 return 0;
+            }
+        }
+    }
+
+    private long? _mirroredStep;
+    private string? _mirrorError;
+    private (DateTime, long) _mirroredManifest;
+
+    /// <summary>Mirrors whenever the checkpoint manifest changes (checked every 2 s); a failure is retried at the next change.</summary>
+    private async Task MirrorLoopAsync(CancellationToken stop)
+    {
+        while (!stop.IsCancellationRequested)
+        {
+            MirrorOnce();
+            try
+            {
+                await Task.Delay(TimeSpan.FromSeconds(2), stop).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+        }
+    }
+
+    private readonly Lock _mirrorGate = new();
+
+    private void MirrorOnce()
+    {
+        lock (_mirrorGate)
+        {
+            var manifest = new FileInfo(Path.Combine(_spec.CheckpointDirectory, CheckpointStore.ManifestName));
+            var stamp = manifest.Exists ? (manifest.LastWriteTimeUtc, manifest.Length) : default;
+            if (!manifest.Exists || stamp == _mirroredManifest)
+            {
+                return;
+            }
+            var r = CheckpointMirror.Sync(_spec.CheckpointDirectory, _spec.Mirror!, _spec.CheckpointKeep);
+            _mirroredManifest = stamp;
+            if (r.Copied > 0)
+            {
+                Log($"mirrored {r.Copied} checkpoint(s) to {_spec.Mirror} (newest step {r.NewestStep})");
+            }
+            if (r.Error is not null && r.Error != _mirrorError)
+            {
+                Log(r.Error);
+            }
+            else if (r.Error is null && _mirrorError is not null)
+            {
+                Log($"mirroring to {_spec.Mirror} works again");
+            }
+            var changed = r.Error != _mirrorError || (r.NewestStep ?? _mirroredStep) != _mirroredStep;
+            _mirrorError = r.Error;
+            _mirroredStep = r.NewestStep ?? _mirroredStep;
+            if (changed)
+            {
+                lock (_statusGate)
+                {
+                    Update(_status);
+                }
             }
         }
     }
@@ -224,6 +296,12 @@ public sealed class Supervisor
 
     private string? NewestVerified()
     {
+        if (_spec.Mirror is { } mirror)
+        {
+            // The job's own directory first, then the mirror: the newest checkpoint that verifies in
+            // either (the job's directory may be empty on a fresh machine, or hold a corrupt newest one).
+            return CheckpointMirror.NewestVerified([_spec.CheckpointDirectory, mirror], _spec.CheckpointKeep, m => Log(m));
+        }
         var manifest = Path.Combine(_spec.CheckpointDirectory, CheckpointStore.ManifestName);
         if (!File.Exists(manifest))
         {
@@ -251,10 +329,15 @@ public sealed class Supervisor
 
     private static string Describe(int code) => code > 128 ? $"signal {code - 128}" : code < 0 ? $"signal {-code}" : $"exit code {code}";
 
+    private readonly Lock _statusGate = new();
+
     private void Update(TrainingJobStatus status)
     {
-        _status = status with { UpdatedAt = DateTimeOffset.UtcNow };
-        TrainingJobs.WriteStatus(_dir, _status);
+        lock (_statusGate)
+        {
+            _status = status with { UpdatedAt = DateTimeOffset.UtcNow, MirroredStep = _mirroredStep, MirrorError = _mirrorError };
+            TrainingJobs.WriteStatus(_dir, _status);
+        }
     }
 
     private void Log(string message)

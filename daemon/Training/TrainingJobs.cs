@@ -23,7 +23,8 @@ public sealed record TrainingJobSpec(
     string? OnDone = null,
     string? RuntimeId = null,
     bool Webhook = false,
-    RemoteJobSpec? Remote = null);
+    RemoteJobSpec? Remote = null,
+    string? Mirror = null);
 
 /// <summary>What happens when a job ends, besides the editor's notification (<c>onDone</c> in <c>colab/train/start</c>).</summary>
 public static class TrainingOnDone
@@ -56,7 +57,9 @@ public sealed record TrainingJobStatus(
     int? LastExitCode,
     string? LastError,
     DateTimeOffset StartedAt,
-    DateTimeOffset UpdatedAt);
+    DateTimeOffset UpdatedAt,
+    long? MirroredStep = null,
+    string? MirrorError = null);
 
 [JsonSourceGenerationOptions(
     PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase,
@@ -124,7 +127,7 @@ public sealed partial class TrainingJobs(string root)
     public TrainingJobSpec Create(IReadOnlyList<string> command, string? workingDirectory, string? checkpointDirectory,
         int maxRestarts = 3, int keep = 3, int? every = null, double backoffSeconds = 2, double graceSeconds = 30,
         IReadOnlyDictionary<string, string>? environment = null, string? id = null,
-        IReadOnlyList<string>? requiredGpu = null, string? onDone = null, string? runtimeId = null, bool webhook = false, RemoteJobSpec? remote = null)
+        IReadOnlyList<string>? requiredGpu = null, string? onDone = null, string? runtimeId = null, bool webhook = false, RemoteJobSpec? remote = null, string? mirror = null)
     {
         if (command.Count == 0 || string.IsNullOrWhiteSpace(command[0]))
         {
@@ -137,10 +140,23 @@ public sealed partial class TrainingJobs(string root)
         {
             throw new TrainingException($"training job '{id}' already exists");
         }
+        var work = Path.GetFullPath(workingDirectory ?? Environment.CurrentDirectory);
+        var checkpoints = Path.GetFullPath(checkpointDirectory ?? Path.Combine(dir, "checkpoints"));
+        if (mirror is not null)
+        {
+            mirror = CheckpointMirror.Validate(mirror, work, checkpoints, dir);
+            try
+            {
+                Directory.CreateDirectory(mirror);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                throw new TrainingException($"cannot create the mirror directory {mirror}: {e.Message}");
+            }
+        }
         Directory.CreateDirectory(dir);
-        var spec = new TrainingJobSpec(id, command, Path.GetFullPath(workingDirectory ?? Environment.CurrentDirectory),
-            Path.GetFullPath(checkpointDirectory ?? Path.Combine(dir, "checkpoints")), maxRestarts, keep, every, backoffSeconds, graceSeconds,
-            environment, DateTimeOffset.UtcNow, requiredGpu is { Count: > 0 } ? requiredGpu : null, onDone, runtimeId, webhook, remote);
+        var spec = new TrainingJobSpec(id, command, work, checkpoints, maxRestarts, keep, every, backoffSeconds, graceSeconds,
+            environment, DateTimeOffset.UtcNow, requiredGpu is { Count: > 0 } ? requiredGpu : null, onDone, runtimeId, webhook, remote, mirror);
         WriteAtomic(Path.Combine(dir, SpecFile), JsonSerializer.SerializeToUtf8Bytes(spec, TrainingJson.Default.TrainingJobSpec));
         WriteStatus(dir, new TrainingJobStatus(id, TrainingStates.Starting, null, null, 0, maxRestarts, null, null, spec.CreatedAt, spec.CreatedAt));
         return spec;

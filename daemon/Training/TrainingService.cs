@@ -108,7 +108,7 @@ public sealed class TrainingService : IDisposable
             await RequireGpuAsync(_gpu, required, runtimeId, cancellationToken).ConfigureAwait(false);
         }
         var spec = Jobs.Create(command, p.WorkingDirectory, p.CheckpointDirectory, p.MaxRestarts, p.Keep, p.CheckpointEvery, 2, p.GraceSeconds,
-            requiredGpu: required, onDone: onDone, runtimeId: runtimeId, webhook: p.WebhookUrl is not null);
+            requiredGpu: required, onDone: onDone, runtimeId: runtimeId, webhook: p.WebhookUrl is not null, mirror: p.Mirror);
         await Jobs.LaunchAsync(spec.Id, TrainingJobs.SelfCommand(), cancellationToken, p.WebhookUrl).ConfigureAwait(false);
         return Info(spec.Id);
     }
@@ -124,6 +124,10 @@ public sealed class TrainingService : IDisposable
         if (p.Example)
         {
             throw new TrainingException("Invalid params: the built-in example runs on the daemon's host; on a remote runtime give your command (its files are synced)");
+        }
+        if (p.Mirror is not null)
+        {
+            throw new TrainingException("Invalid params: mirror is for jobs on the daemon's host; a job on a remote runtime keeps its checkpoints on the runtime (docs/training.md)");
         }
         if (p.CheckpointDirectory is not null)
         {
@@ -250,6 +254,71 @@ public sealed class TrainingService : IDisposable
         return line;
     }
 
+    /// <summary>The <c>$/progress</c> title of a job being started: <c>Training: train.py</c>.</summary>
+    public static string ProgressTitle(TrainStartParams p)
+    {
+        if (p.Example)
+        {
+            return "Training: the digits example";
+        }
+        var script = p.Command?.Skip(1).FirstOrDefault(a => !a.StartsWith('-')) ?? p.Command?.FirstOrDefault() ?? "job";
+        return $"Training: {Path.GetFileName(script)}";
+    }
+
+    /// <summary>
+    /// A job's <c>$/progress</c> message and percentage: <c>epoch 3 · step 120/480 · loss 0.21 · ETA 1m20s · 1 restart</c>,
+    /// step × 100 / total when the worker logs <c>total_steps</c>; the state when the job is not running.
+    /// </summary>
+    public static (string Message, int? Percentage) ProgressReport(TrainJobInfo job)
+    {
+        var inv = System.Globalization.CultureInfo.InvariantCulture;
+        var parts = new List<string>();
+        if (job.State != TrainingStates.Running)
+        {
+            parts.Add(job.State);
+        }
+        var p = job.Progress;
+        if (p?.Epoch is long epoch)
+        {
+            parts.Add($"epoch {epoch}");
+        }
+        if (p?.Step is long step)
+        {
+            parts.Add(p.TotalSteps is long t && t > 0 ? $"step {step}/{t}" : $"step {step}");
+        }
+        if (p?.Loss is double loss)
+        {
+            parts.Add(string.Create(inv, $"loss {loss:0.####}"));
+        }
+        if (p?.Accuracy is double acc && TrainingStates.IsFinal(job.State))
+        {
+            parts.Add(string.Create(inv, $"accuracy {acc:0.###}"));
+        }
+        if (p?.SamplesPerSecond is double sps && !TrainingStates.IsFinal(job.State))
+        {
+            parts.Add(string.Create(inv, $"{sps:0.#} samples/s"));
+        }
+        if (p?.EtaSeconds is double eta && eta >= 0 && !TrainingStates.IsFinal(job.State))
+        {
+            var e = TimeSpan.FromSeconds(Math.Round(eta));
+            parts.Add(e.TotalHours >= 1 ? $"ETA {(int)e.TotalHours}h{e.Minutes:00}m" : e.TotalMinutes >= 1 ? $"ETA {e.Minutes}m{e.Seconds:00}s" : $"ETA {e.Seconds}s");
+        }
+        if (job.Restarts > 0)
+        {
+            parts.Add(job.Restarts == 1 ? "1 restart" : $"{job.Restarts} restarts");
+        }
+        if (job.MirrorError is not null)
+        {
+            parts.Add("mirror failing");
+        }
+        if (job.State == TrainingStates.Failed && job.LastError is { } err)
+        {
+            parts.Add(err.Length > 200 ? err[..200] + "…" : err);
+        }
+        int? percentage = p is { Step: long s2, TotalSteps: long total } && total > 0 ? (int)Math.Clamp(s2 * 100 / total, 0, 100) : null;
+        return (parts.Count == 0 ? job.State : string.Join(" · ", parts), percentage);
+    }
+
     public const string OnDoneMarker = "on-done.done";
 
     public TrainJobInfo Info(string id)
@@ -258,7 +327,7 @@ public sealed class TrainingService : IDisposable
         var spec = Jobs.ReadSpec(id);
         return new TrainJobInfo(s.Id, s.State, s.Restarts, s.MaxRestarts, s.WorkerPid, s.LastExitCode, s.LastError, spec.Command,
             spec.CheckpointDirectory, ReadProgress(Path.Combine(Jobs.DirectoryOf(id), TrainingJobs.MetricsFile)), s.StartedAt, s.UpdatedAt,
-            spec.OnDone, spec.RuntimeId, spec.Webhook, spec.RequiredGpu);
+            spec.OnDone, spec.RuntimeId, spec.Webhook, spec.RequiredGpu, spec.Mirror, s.MirroredStep, s.MirrorError);
     }
 
     public IReadOnlyList<TrainJobInfo> List()

@@ -5,7 +5,7 @@
 
 import type * as vscode from 'vscode';
 import type { Disposable, Event } from '../events';
-import { errorCodes, methods, type RuntimeInfo, type TrainJobInfo, type TrainListResult, type TrainLogsResult, type TrainMetricsResult, type TrainStartParams } from '../protocol';
+import { errorCodes, methods, type ProgressParams, type RuntimeInfo, type TrainJobInfo, type TrainListResult, type TrainLogsResult, type TrainMetricsResult, type TrainStartParams } from '../protocol';
 import { doneMessage, metricsHtml, splitCommand, trainingStatusText, trainingTooltip, type MetricRecord } from './trainingText';
 
 export const trainingCommandIds = {
@@ -45,6 +45,8 @@ export interface TrainTaskDefinition extends vscode.TaskDefinition {
   runtime?: 'host' | 'remote';
   /** Remote jobs: workspace files to sync (relative globs; default ["**\/*.py"]). */
   syncGlobs?: string[];
+  /** A persistent directory (e.g. a mounted Google Drive folder) each committed checkpoint is copied to; resume also looks there. */
+  mirror?: string;
 }
 
 const final = new Set(['succeeded', 'failed', 'stopped', 'lost']);
@@ -62,6 +64,7 @@ export function startParamsOf(def: TrainTaskDefinition, cwd: string | undefined,
     ...(def.onDone ? { onDone: def.onDone } : {}),
     ...(typeof def.runtimeId === 'string' ? { runtimeId: def.runtimeId } : {}),
     ...(Array.isArray(def.syncGlobs) ? { syncGlobs: def.syncGlobs.map(String) } : {}),
+    ...(typeof def.mirror === 'string' && def.mirror !== '' ? { mirror: def.mirror } : {}),
   };
   if (def.runtime !== undefined && def.runtime !== 'host' && def.runtime !== 'remote') throw new Error('"runtime" in a colab-train task is "host" or "remote"');
   if (def.example) return { example: true, epochs: def.epochs, ...common };
@@ -79,7 +82,11 @@ export function startParamsOf(def: TrainTaskDefinition, cwd: string | undefined,
 
 type Api = Pick<typeof vscode, 'window' | 'workspace' | 'StatusBarAlignment' | 'tasks' | 'Task' | 'TaskScope' | 'CustomExecution' | 'ViewColumn' | 'EventEmitter'> & {
   commands?: Pick<typeof vscode.commands, 'executeCommand'>;
+  /** Absent: jobs start without a workDoneToken (colab/train/changed still drives the status bar). */
+  ProgressLocation?: Pick<typeof vscode.ProgressLocation, 'Notification'>;
 };
+
+type ProgressSink = { report(value: { message?: string; increment?: number }): void };
 export type TrainingSecrets = Pick<vscode.SecretStorage, 'get' | 'store' | 'delete'>;
 
 export class TrainingController implements Disposable {
@@ -98,6 +105,41 @@ export class TrainingController implements Disposable {
     this.item.name = 'Colab Training';
     this.item.command = trainingCommandIds.showTrainingMetrics;
     this.subscriptions.push(daemon.onNotification<TrainJobInfo>(methods.trainChanged.name, (job) => this.changed(job)));
+    if (api.ProgressLocation) this.subscriptions.push(daemon.onNotification<ProgressParams>(methods.progress.name, (p) => this.progress(p)));
+  }
+
+  /** Work-done progress of jobs this window started: begin opens a notification, report moves it, end closes it. */
+  private readonly progressByToken = new Map<string, { sink?: ProgressSink; done?: () => void; percentage: number; pending: ProgressParams['value'][] }>();
+
+  progress(p: ProgressParams): void {
+    const entry = this.progressByToken.get(String(p?.token));
+    if (!entry || !p.value) return;
+    const v = p.value;
+    if (v.kind === 'begin' && !entry.done && this.api.ProgressLocation) {
+      void this.api.window.withProgress({ location: this.api.ProgressLocation.Notification, title: v.title ?? 'Training', cancellable: false }, (sink) =>
+        new Promise<void>((resolve) => {
+          entry.sink = sink;
+          entry.done = resolve;
+          if (v.message) sink.report({ message: v.message });
+          for (const queued of entry.pending.splice(0)) this.apply(entry, queued);
+        }));
+      return;
+    }
+    if (!entry.sink) {
+      entry.pending.push(v);
+      return;
+    }
+    this.apply(entry, v);
+  }
+
+  private apply(entry: { sink?: ProgressSink; done?: () => void; percentage: number }, v: ProgressParams['value']): void {
+    const increment = typeof v.percentage === 'number' && v.percentage > entry.percentage ? v.percentage - entry.percentage : undefined;
+    if (increment !== undefined) entry.percentage = v.percentage!;
+    entry.sink?.report({ message: v.message, ...(increment !== undefined ? { increment } : {}) });
+    if (v.kind === 'end') {
+      entry.done?.();
+      for (const [token, e] of this.progressByToken) if (e === entry) this.progressByToken.delete(token);
+    }
   }
 
   /** A job changed: remember it, redraw the status bar, tell the user when one this window watched has ended. */
@@ -144,6 +186,10 @@ export class TrainingController implements Disposable {
       const local = runtimes.filter((r) => r.kind === 'local' && r.state === 'connected');
       if (local.length === 0) throw new Error('onDone "disconnect" needs a connected local runtime (Colab: Connect to Local Runtime), or give "runtimeId"');
       p.runtimeId = local[local.length - 1].id;
+    }
+    if (this.api.ProgressLocation && p.workDoneToken === undefined) {
+      p.workDoneToken = `colab-train-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 10)}`;
+      this.progressByToken.set(p.workDoneToken, { percentage: 0, pending: [] });
     }
     let job: TrainJobInfo;
     try {
