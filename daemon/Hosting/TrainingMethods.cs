@@ -63,8 +63,7 @@ internal sealed class TrainingMethods(TrainingService training) : IMethodGroup
                     }
                     if (seen && !TrainingStates.IsFinal(before!.State) && job.State is TrainingStates.Succeeded or TrainingStates.Failed or TrainingStates.Stopped && job.OnDone == TrainingOnDone.Disconnect)
                     {
-                        // This poll thread is no async method: wait here, as the loop it replaced awaited in turn.
-                        ApplyOnDoneAsync(job.Id, closed).GetAwaiter().GetResult();
+                        await ApplyOnDoneAsync(job.Id, closed).ConfigureAwait(false);
                     }
                 }
                 first = false;
