@@ -7,7 +7,10 @@ namespace Colab.Daemon.Drive;
 /// </summary>
 public sealed class DriveLinkService : IDisposable
 {
-    private readonly HttpClient _http = new(new SocketsHttpHandler
+    // Created on first use (issue 8, idle RSS: the daemon builds every service at start).
+    private HttpClient? _http;
+
+    private static HttpClient CreateHttpClient() => new(new SocketsHttpHandler
     {
         AllowAutoRedirect = false,
         UseCookies = false,
@@ -29,8 +32,8 @@ public sealed class DriveLinkService : IDisposable
         // COLAB_DRIVE_LINK_URL points the daemon at a stand-in (tests, benchmarks); unset means Google.
         baseUrl ??= Environment.GetEnvironmentVariable("COLAB_DRIVE_LINK_URL") is { Length: > 0 } env ? env : null;
         var hosts = baseUrl is null ? DriveLinkHosts.Google : DriveLinkHosts.At(baseUrl);
-        return new DriveLinkDownloader(_http, hosts, retry).DownloadAsync(parsed, folder, localPath, format, progress, cancellationToken);
+        return new DriveLinkDownloader(LazyInitializer.EnsureInitialized(ref _http, CreateHttpClient), hosts, retry).DownloadAsync(parsed, folder, localPath, format, progress, cancellationToken);
     }
 
-    public void Dispose() => _http.Dispose();
+    public void Dispose() => _http?.Dispose();
 }

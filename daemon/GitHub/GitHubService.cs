@@ -28,7 +28,9 @@ public sealed record GitHubLinks(string Owner, string Repo, string Ref, string P
 /// </summary>
 public sealed class GitHubService(IConfiguration configuration, ILogger<GitHubService> logger) : IDisposable
 {
-    private readonly HttpClient _http = GitHubClient.CreateHttpClient();
+    // Created on first use, not with the service: the daemon builds every service at start, and an
+    // idle session that never opens a notebook should not pay for an HTTP stack (issue 8, idle RSS).
+    private HttpClient? _http;
 
     /// <summary>The Enterprise base URL from the request, else <c>COLAB_GitHub__BaseUrl</c>; empty means github.com.</summary>
     public GitHubHosts HostsFor(GitHubAccess access)
@@ -43,7 +45,7 @@ public sealed class GitHubService(IConfiguration configuration, ILogger<GitHubSe
         return long.TryParse(configuration["GitHub:MaxNotebookBytes"], out var c) && c > 0 ? c : GitHubHosts.DefaultMaxBytes;
     }
 
-    private GitHubClient Client(GitHubAccess access) => new(_http, HostsFor(access), string.IsNullOrWhiteSpace(access.Token) ? null : access.Token.Trim());
+    private GitHubClient Client(GitHubAccess access) => new(LazyInitializer.EnsureInitialized(ref _http, GitHubClient.CreateHttpClient), HostsFor(access), string.IsNullOrWhiteSpace(access.Token) ? null : access.Token.Trim());
 
     public async Task<GitHubTarget> ResolveAsync(string url, GitHubAccess access, CancellationToken cancellationToken)
     {
@@ -283,5 +285,5 @@ public sealed class GitHubService(IConfiguration configuration, ILogger<GitHubSe
         return path;
     }
 
-    public void Dispose() => _http.Dispose();
+    public void Dispose() => _http?.Dispose();
 }

@@ -21,10 +21,10 @@ public sealed class MethodTable(Lifecycle lifecycle, ServerStatusService status,
     /// </summary>
     public static void RegisterLifecycle(JsonRpcConnection connection, Lifecycle lifecycle)
     {
-        var json = ProtocolJson.Default;
+        // No serializer metadata here (InitializeAnswer): this is all that runs before the first answer.
         connection.Gate = lifecycle.Check;
 
-        connection.OnRequest(Methods.Initialize, json.InitializeParams, json.InitializeResult, (p, ctx) =>
+        connection.OnRequest(Methods.Initialize, InitializeAnswer.Check, (_, ctx) =>
         {
             if (!lifecycle.BeginInitialize())
             {
@@ -32,23 +32,16 @@ public sealed class MethodTable(Lifecycle lifecycle, ServerStatusService status,
             }
             lifecycle.CompleteInitialize();
             StartupTrace.Mark("initialize");
-            var methods = new List<string>(Methods.All.Count);
-            foreach (var m in Methods.All)
-            {
-                methods.Add(m.Name);
-            }
-            return Task.FromResult(new InitializeResult(
-                new ServerCapabilities(new ExperimentalCapabilities(new ColabServerCapabilities("1", methods, ServerStatusNotifications: true))),
-                new ServerInfo("colab-daemon", ServerStatusService.Version)));
+            return Task.FromResult<Action<Utf8JsonWriter>>(InitializeAnswer.Write);
         }, ordered: true);
 
-        connection.OnRequest(Methods.Shutdown, json.JsonElement, json.JsonElement, (_, _) =>
+        connection.OnRequest(Methods.Shutdown, static _ => true, (_, _) =>
         {
             lifecycle.Shutdown();
-            return Task.FromResult(default(JsonElement));
+            return Task.FromResult<Action<Utf8JsonWriter>>(static w => w.WriteNullValue());
         }, ordered: true);
 
-        connection.OnNotification(Methods.Exit, json.JsonElement, _ => lifecycle.Exit());
+        connection.OnNotification(Methods.Exit, _ => lifecycle.Exit());
     }
 
     public void Register(JsonRpcConnection connection)

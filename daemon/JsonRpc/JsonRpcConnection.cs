@@ -53,6 +53,9 @@ public sealed partial class JsonRpcConnection : IAsyncDisposable
     /// <summary>Fires when the input has ended.</summary>
     public CancellationToken Closed => _closed.Token;
 
+    /// <summary>The methods with a handler (for tests: <c>initialize</c> must list what is served).</summary>
+    internal IReadOnlyCollection<string> HandledMethods => _handlers.Keys;
+
     /// <summary>Requests currently being handled (for tests and diagnostics).</summary>
     public int InFlightCount => _inFlight.Count;
 
@@ -72,6 +75,24 @@ public sealed partial class JsonRpcConnection : IAsyncDisposable
 
     public void OnNotification<TParams>(string method, JsonTypeInfo<TParams> paramsType, Action<TParams> handler)
         => _handlers[method] = new NotificationHandler<TParams>(paramsType, handler);
+
+    /// <summary>
+    /// Registers a request handler that needs no serializer metadata (the lifecycle binds
+    /// <c>initialize</c> this way, before any <c>JsonSerializerContext</c> exists: issue 8, cold start).
+    /// <paramref name="parse"/> gets the params (<c>{}</c> when absent) and throws as a typed handler's
+    /// deserialization would — its <see cref="JsonException"/> is answered as Invalid params the same way;
+    /// the handler's answer writes the result value itself.
+    /// </summary>
+    public void OnRequest<TParams>(
+        string method,
+        Func<JsonElement, TParams> parse,
+        Func<TParams, RequestContext, Task<Action<Utf8JsonWriter>>> handler,
+        bool ordered = false)
+        => _handlers[method] = new WriterRequestHandler<TParams>(parse, handler, ordered);
+
+    /// <summary>A notification handler that gets the params as they came (<c>{}</c> when absent), with no serializer metadata.</summary>
+    public void OnNotification(string method, Action<JsonElement> handler)
+        => _handlers[method] = new ElementNotificationHandler(handler);
 
     /// <summary>Reads and dispatches messages until the input ends.</summary>
     public async Task RunAsync(CancellationToken cancellationToken = default)
@@ -422,6 +443,15 @@ public sealed partial class JsonRpcConnection : IAsyncDisposable
             }
         });
 
+    internal void SendResult(RequestId id, Action<Utf8JsonWriter> writeResult)
+        => Write(w =>
+        {
+            w.WritePropertyName("id");
+            id.WriteTo(w);
+            w.WritePropertyName("result");
+            writeResult(w);
+        });
+
     internal void SendError(RequestId? id, int code, string message)
         => Write(w =>
         {
@@ -595,6 +625,29 @@ public sealed partial class JsonRpcConnection : IAsyncDisposable
             var result = await handler((TParams)parameters!, context).ConfigureAwait(false);
             context.Connection.SendResult(context.Id, result, resultType);
         }
+    }
+
+    private sealed class WriterRequestHandler<TParams>(
+        Func<JsonElement, TParams> parse,
+        Func<TParams, RequestContext, Task<Action<Utf8JsonWriter>>> handler,
+        bool ordered) : Handler, IRequestHandler
+    {
+        public bool Ordered => ordered;
+
+        public bool ParamsAreJsonElement => false;
+
+        public object? ParseParams(JsonElement element) => parse(element);
+
+        public async Task InvokeAsync(object? parameters, RequestContext context)
+        {
+            var writeResult = await handler((TParams)parameters!, context).ConfigureAwait(false);
+            context.Connection.SendResult(context.Id, writeResult);
+        }
+    }
+
+    private sealed class ElementNotificationHandler(Action<JsonElement> handler) : Handler, INotificationHandler
+    {
+        public void Invoke(JsonElement element) => handler(element);
     }
 
     private sealed class NotificationHandler<TParams>(JsonTypeInfo<TParams> paramsType, Action<TParams> handler) : Handler, INotificationHandler
