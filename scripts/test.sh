@@ -68,7 +68,7 @@ run_node() {
   if [ "$f" -gt 0 ]; then
     broken+=("$name")
     local names
-    names=$(grep -E "^ *✖ " "$log" | sed -E 's/^ *✖ //; s/ \([0-9.]+ms\)$//' | sort -u | head -n 20)
+    names=$(grep -E "^ *✖ " "$log" | grep -v "✖ failing tests:" | sed -E 's/^ *✖ //; s/ \([0-9.]+ms\)$//' | sort -u | head -n 20)
     while IFS= read -r n; do [ -n "$n" ] && broken+=("  $n"); done <<<"$names"
   fi
 }
