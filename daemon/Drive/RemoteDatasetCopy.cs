@@ -67,7 +67,7 @@ public sealed class RemoteDatasetCopy(DriveService drive, RuntimeManager runtime
                 return new ExtractResult(targetPath, 0, 0, true);
             }
             var local = Path.Combine(Path.GetTempPath(), $"colab-dataset-{Guid.NewGuid():N}.archive");
-            var remoteArchive = RuntimePaths.Join([.. segments.Take(segments.Count - 1), $".colab-{Guid.NewGuid():N}.archive"]);
+            var remoteArchive = RuntimePaths.Join([.. segments.Take(segments.Count - 1), $"colab-dataset-{Guid.NewGuid():N}.archive"]);
             var uploaded = false;
             try
             {
@@ -117,22 +117,39 @@ public sealed class RemoteDatasetCopy(DriveService drive, RuntimeManager runtime
         }
     }
 
+    /// <summary>
+    /// The target's marker on the runtime, or null. Read from a hidden kernel: the contents API
+    /// does not serve dot-files, and the marker's name starts with a dot like the local one's.
+    /// </summary>
     private async Task<string?> ReadMarkerAsync(string runtimeId, string targetPath, CancellationToken cancellationToken)
     {
-        var tmp = Path.Combine(Path.GetTempPath(), $"colab-marker-{Guid.NewGuid():N}");
-        try
-        {
-            await files.DownloadAsync(runtimeId, $"{targetPath}/{ArchiveExtractor.MarkerName}", tmp, overwrite: true, cancellationToken: cancellationToken).ConfigureAwait(false);
-            return new FileInfo(tmp).Length > 4096 ? null : await File.ReadAllTextAsync(tmp, cancellationToken).ConfigureAwait(false);
-        }
-        catch (JupyterException e) when (e.Kind is JupyterErrorKind.NotFound or JupyterErrorKind.HttpError)
+        var stdout = new StringBuilder();
+        await RunHiddenAsync(runtimeId, $$"""
+            import base64, json, os
+            m = os.path.join(json.loads(base64.b64decode("{{Json(targetPath)}}").decode("utf-8")), "{{ArchiveExtractor.MarkerName}}")
+            t = None
+            if os.path.isfile(m) and not os.path.islink(m):
+                with open(m, "r", encoding="utf-8", errors="replace") as f: t = f.read(200)
+            print("colab-marker " + json.dumps(t), flush=True)
+            """, text => stdout.Append(text), cancellationToken).ConfigureAwait(false);
+        var line = stdout.ToString().Split('\n').FirstOrDefault(l => l.StartsWith("colab-marker ", StringComparison.Ordinal));
+        if (line is null)
         {
             return null;
         }
-        finally
+        using var doc = JsonDocument.Parse(line["colab-marker ".Length..]);
+        return doc.RootElement.ValueKind == JsonValueKind.String ? doc.RootElement.GetString() : null;
+    }
+
+    /// <summary>A value as base64 JSON, to be decoded by Python (nothing of it is spliced into code).</summary>
+    private static string Json(string value)
+    {
+        using var buffer = new MemoryStream();
+        using (var w = new Utf8JsonWriter(buffer))
         {
-            File.Delete(tmp);
+            w.WriteStringValue(value);
         }
+        return Convert.ToBase64String(buffer.ToArray());
     }
 
     private async Task<ExtractResult> ExtractAsync(string runtimeId, string script, string archive, string target, string md5, ExtractLimits limits,
@@ -196,14 +213,9 @@ public sealed class RemoteDatasetCopy(DriveService drive, RuntimeManager runtime
         try
         {
             using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-            using var buffer = new MemoryStream();
-            using (var w = new Utf8JsonWriter(buffer))
-            {
-                w.WriteStringValue(remoteArchive);
-            }
             await RunHiddenAsync(runtimeId, $$"""
                 import base64, json, os
-                try: os.remove(json.loads(base64.b64decode("{{Convert.ToBase64String(buffer.ToArray())}}").decode("utf-8")))
+                try: os.remove(json.loads(base64.b64decode("{{Json(remoteArchive)}}").decode("utf-8")))
                 except OSError: pass
                 """, _ => { }, timeout.Token).ConfigureAwait(false);
         }
