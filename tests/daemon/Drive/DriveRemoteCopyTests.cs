@@ -188,6 +188,32 @@ public sealed class DriveRemoteCopyTests(RemoteJupyterFixture jupyter) : IClassF
     }
 
     [Fact]
+    public async Task ALinkPlantedInTheTargetOnTheRuntime_IsNotFollowed()
+    {
+        var outside = Path.Combine(Path.GetDirectoryName(jupyter.Root)!, $"outside-{Guid.NewGuid():N}");
+        Directory.CreateDirectory(outside);
+        var target = $"planted-{Guid.NewGuid():N}";
+        Directory.CreateDirectory(Path.Combine(jupyter.Root, target));
+        Directory.CreateSymbolicLink(Path.Combine(jupyter.Root, target, "train"), outside);
+        File.CreateSymbolicLink(Path.Combine(jupyter.Root, target, "labels.csv"), Path.Combine(outside, "labels.csv"));
+        var name = Zip("plant.zip", ("train/0.txt", T("evil"), null));
+        var (daemon, runtime) = await StartAsync();
+        await using (daemon)
+        {
+            var answer = await daemon.RequestAsync("colab/drive/copyToRuntime", J(new { id = name, target, runtimeId = runtime }));
+            Assert.Equal(-32065, TestClient.ErrorCode(answer));
+            Assert.Contains("'train' in the target is a link", answer.GetProperty("error").GetProperty("message").GetString(), StringComparison.Ordinal);
+            File.Delete(Path.Combine(_drive, name));
+            Zip(name, ("labels.csv", T("evil"), null));
+            var file = await daemon.RequestAsync("colab/drive/copyToRuntime", J(new { id = name, target, runtimeId = runtime }));
+            Assert.Equal(-32065, TestClient.ErrorCode(file));
+            Assert.Contains("'labels.csv' in the target is a link", file.GetProperty("error").GetProperty("message").GetString(), StringComparison.Ordinal);
+            Assert.Empty(Directory.GetFileSystemEntries(outside));
+        }
+        Directory.Delete(outside, true);
+    }
+
+    [Fact]
     public async Task BadRequests_SayWhatIsWrong()
     {
         Zip("d.zip", ("a.txt", T("a"), null));
