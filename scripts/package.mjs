@@ -60,6 +60,8 @@ export function checkVsixEntries(entries, target) {
     new RegExp(`^extension/daemon/${spec.dir}/${spec.exe.replace('.', '\\.')}$`),
     // The training helper and example the daemon runs with Python (daemon/Training/python).
     new RegExp(`^extension/daemon/${spec.dir}/Training/python/[\\w/]+\\.py$`),
+    // The extractor the daemon runs on a remote runtime for "copy a dataset to the runtime" (daemon/Drive/python).
+    new RegExp(`^extension/daemon/${spec.dir}/Drive/python/\\w+\\.py$`),
   ];
   const forbidden = [
     [/\.map$/, 'a source map'],
@@ -76,7 +78,8 @@ export function checkVsixEntries(entries, target) {
   }
   const daemon = `extension/daemon/${spec.dir}/${spec.exe}`;
   const trainingHelper = `extension/daemon/${spec.dir}/Training/python/colab_resume.py`;
-  for (const required of ['extension/package.json', 'extension/dist/extension.js', daemon, trainingHelper]) {
+  const driveExtractor = `extension/daemon/${spec.dir}/Drive/python/colab_extract.py`;
+  for (const required of ['extension/package.json', 'extension/dist/extension.js', daemon, trainingHelper, driveExtractor]) {
     if (!entries.includes(required)) problems.push(`${required}: missing`);
   }
   return problems;
@@ -176,6 +179,11 @@ export async function packageTarget(target, { outDir, daemonDir, keepStage = fal
     recursive: true,
     filter: (f) => fs.statSync(f).isDirectory() || f.endsWith('.py'),
   });
+  // The extractor for a remote runtime's dataset copies (daemon/Drive/python), likewise.
+  const driveExtractor = path.join(daemonSource, 'Drive', 'python', 'colab_extract.py');
+  if (!fs.existsSync(driveExtractor)) throw new Error(`no Drive extractor at ${driveExtractor}`);
+  fs.mkdirSync(path.join(path.dirname(daemonTarget), 'Drive', 'python'), { recursive: true });
+  fs.copyFileSync(driveExtractor, path.join(path.dirname(daemonTarget), 'Drive', 'python', 'colab_extract.py'));
 
   const vsix = path.join(outDir, `${manifest.name}-${target}-${manifest.version}.vsix`);
   fs.rmSync(vsix, { force: true });

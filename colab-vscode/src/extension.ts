@@ -26,6 +26,7 @@ import { registerDriveCommands, restoreDriveFolder } from './drive/driveCommands
 import { registerDriveAuth, restoreDriveAccount, type DriveAuthDeps } from './drive/driveAuth';
 import { DriveFileSystem } from './drive/driveFileSystem';
 import { registerDriveLinkCommand } from './drive/driveLinkCommand';
+import { registerDriveCopyToRuntime } from './drive/driveCopyToRuntime';
 import { DriveTree, driveScheme, driveViewId } from './drive/driveTree';
 
 let daemon: DaemonClient | undefined;
@@ -112,6 +113,7 @@ export function activate(context: vscode.ExtensionContext): void {
     vscode.window.registerTreeDataProvider(driveViewId, driveTree),
     vscode.workspace.registerFileSystemProvider(driveScheme, new DriveFileSystem(vscode, client), { isCaseSensitive: true }),
     ...registerDriveCommands({ vscode, daemon: client, tree: driveTree, state: context.globalState }),
+    ...registerDriveCopyToRuntime({ vscode, daemon: client, active: () => runtimes.current }),
     client.onDidChange((s) => {
       // A signed-in account comes first; without one, the mounted folder picked last.
       if (s.phase === 'running') void restoreDriveAccount(driveAuth).catch(() => false).then((signedIn) => (signedIn ? undefined : restoreDriveFolder(client, context.globalState))).then(() => driveTree.refresh(), () => undefined);

@@ -2,6 +2,9 @@ using System.Text.Json;
 using Colab.Daemon.Drive;
 using Colab.Daemon.JsonRpc;
 using Colab.Daemon.Protocol;
+using Colab.Daemon.Runtimes;
+using Colab.Daemon.Runtimes.Files;
+using Microsoft.Extensions.Logging;
 
 namespace Colab.Daemon.Hosting;
 
@@ -10,8 +13,10 @@ namespace Colab.Daemon.Hosting;
 /// <c>$/progress</c> and stop on <c>$/cancelRequest</c>, <see cref="DriveException"/>s map to the
 /// Drive error codes. <c>colab/drive/use</c> carries an access token: params are never logged.
 /// </summary>
-internal sealed class DriveMethods(DriveService drive) : IMethodGroup
+internal sealed class DriveMethods(DriveService drive, RuntimeManager runtimes, RuntimeFiles files, ILogger<RemoteDatasetCopy> remoteLogger) : IMethodGroup
 {
+    private readonly RemoteDatasetCopy _remote = new(drive, runtimes, files, remoteLogger);
+
     private const int MaxInlineBytes = 64 * 1024 * 1024;
 
     public void Register(JsonRpcConnection connection)
@@ -69,7 +74,19 @@ internal sealed class DriveMethods(DriveService drive) : IMethodGroup
         connection.OnRequest(Methods.DriveCopyToRuntime, json.DriveCopyToRuntimeParams, json.ExtractResult, (p, ctx) => Guard(() =>
         {
             var limits = new ExtractLimits(p.MaxBytes ?? new ExtractLimits().MaxBytes, p.MaxEntries ?? new ExtractLimits().MaxEntries);
-            return WithProgressAsync(ctx, "Copying a dataset to the runtime", progress => drive.CopyToRuntimeAsync(p.Id, p.Target, limits,
+            if (p.MaxBytes is < 1 || p.MaxEntries is < 1)
+            {
+                throw new JsonRpcException(ErrorCodes.InvalidParams, "Invalid params: maxBytes and maxEntries must be positive.");
+            }
+            var runtime = p.RuntimeId is null ? null
+                : runtimes.List().FirstOrDefault(r => r.Id == p.RuntimeId) ?? throw new DriveException(DriveErrorKind.NotFound, $"Runtime '{p.RuntimeId}' is not connected; connect it, then copy the dataset again.");
+            if (runtime is { Kind: RuntimeKinds.Remote })
+            {
+                return WithPhasedProgressAsync(ctx, "Copying a dataset to the runtime", progress => _remote.CopyAsync(runtime.Id, p.Id, p.Target, limits, progress, ctx.CancellationToken));
+            }
+            // The local runtime's disk is this machine's: a relative target is under the runtime's root.
+            var target = runtime?.RootDirectory is { } root && !Path.IsPathRooted(p.Target) ? Path.Combine(root, p.Target) : p.Target;
+            return WithProgressAsync(ctx, "Copying a dataset to the runtime", progress => drive.CopyToRuntimeAsync(p.Id, target, limits,
                 new SyncProgress<(string Phase, long Bytes)>(x => progress.Report(x.Bytes)), ctx.CancellationToken));
         }));
 
@@ -140,6 +157,39 @@ internal sealed class DriveMethods(DriveService drive) : IMethodGroup
             {
                 Interlocked.Exchange(ref last, bytes);
                 progress.Report($"{bytes / (1024.0 * 1024):0.0} MB", null);
+            }
+        });
+        try
+        {
+            var result = await work(reporter).ConfigureAwait(false);
+            progress.End("done");
+            return result;
+        }
+        catch
+        {
+            progress.End(ctx.CancellationToken.IsCancellationRequested ? "cancelled" : "failed");
+            throw;
+        }
+    }
+
+    /// <summary>Progress for a copy in phases (download from Drive, upload to the runtime, extract there): each says its phase and megabytes.</summary>
+    private static async Task<T> WithPhasedProgressAsync<T>(RequestContext ctx, string title, Func<IProgress<(string Phase, long Bytes)>, Task<T>> work)
+    {
+        var progress = await ctx.BeginProgressAsync(title, cancellable: true).ConfigureAwait(false);
+        var gate = new object();
+        var lastPhase = "";
+        var lastBytes = 0L;
+        var reporter = new SyncProgress<(string Phase, long Bytes)>(x =>
+        {
+            lock (gate)
+            {
+                if (x.Phase != lastPhase || x.Bytes - lastBytes >= 4 << 20)
+                {
+                    lastPhase = x.Phase;
+                    lastBytes = x.Bytes;
+                    var verb = x.Phase switch { "download" => "downloading from Drive", "upload" => "sending to the runtime", _ => "extracting on the runtime" };
+                    progress.Report($"{verb}: {x.Bytes / (1024.0 * 1024):0.0} MB", null);
+                }
             }
         });
         try

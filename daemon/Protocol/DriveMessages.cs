@@ -31,7 +31,11 @@ public sealed record DriveGetParams(string Id, string? Folder = null, string? Lo
 
 public sealed record DrivePutParams(string LocalPath, string ParentId, string? Name = null, string? ExistingId = null);
 
-public sealed record DriveCopyToRuntimeParams(string Id, string Target, long? MaxBytes = null, int? MaxEntries = null);
+/// <summary>
+/// <c>colab/drive/copyToRuntime</c>: without <c>runtimeId</c> (or with a local runtime's id) <c>target</c> is a folder on this
+/// machine; with a remote runtime's id it is a folder relative to that runtime's root, and the archive is extracted there.
+/// </summary>
+public sealed record DriveCopyToRuntimeParams(string Id, string Target, long? MaxBytes = null, int? MaxEntries = null, string? RuntimeId = null);
 
 public sealed record DriveFlushResult(IReadOnlyList<FlushedUpload> Uploads);
 

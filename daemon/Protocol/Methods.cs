@@ -199,7 +199,7 @@ public static class Methods
         new(DriveItem, MethodKind.Request, MethodDirection.ClientToServer, "One Drive file's metadata (name, type, size, modified time, md5)."),
         new(DriveGet, MethodKind.Request, MethodDirection.ClientToServer, "Downloads a Drive file (ranged, resumable, md5-verified) under a safe local name; reports progress; cancellable."),
         new(DrivePut, MethodKind.Request, MethodDirection.ClientToServer, "Uploads a local file to Drive (resumable, 256 KiB-multiple chunks, md5-verified); reports progress; cancellable."),
-        new(DriveCopyToRuntime, MethodKind.Request, MethodDirection.ClientToServer, "Copies a zip or tar from Drive to the local runtime's disk and extracts it safely; skips when already complete."),
+        new(DriveCopyToRuntime, MethodKind.Request, MethodDirection.ClientToServer, "Copies a zip or tar from Drive to a runtime's disk (the local one, or a remote one by runtimeId: streamed and extracted there) and extracts it safely; skips when already complete."),
         new(DriveFlush, MethodKind.Request, MethodDirection.ClientToServer, "Waits for every upload this daemon started and answers each one's verified result."),
         new(DriveRead, MethodKind.Request, MethodDirection.ClientToServer, "A Drive file's bytes (up to 64 MB, base64) for the colab-drive: file system."),
         new(DriveWrite, MethodKind.Request, MethodDirection.ClientToServer, "Replaces a Drive file's content (base64) and verifies it: saving a notebook opened from Drive."),

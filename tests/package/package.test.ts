@@ -17,6 +17,7 @@ import { BuiltVsix, extractZipEntry, packageModule, packagedVsix, repoRoot, targ
 
 const daemonEntry = `extension/daemon/${target}/colab`;
 const trainingHelperEntry = `extension/daemon/${target}/Training/python/colab_resume.py`;
+const driveExtractorEntry = `extension/daemon/${target}/Drive/python/colab_extract.py`;
 
 describe('the VSIX (npm run package)', { timeout: 15 * 60_000 }, () => {
   let built: Promise<BuiltVsix> | undefined;
@@ -31,6 +32,8 @@ describe('the VSIX (npm run package)', { timeout: 15 * 60_000 }, () => {
     assert.ok(v.entries.includes(daemonEntry), `no ${daemonEntry} in ${JSON.stringify(v.entries)}`);
     // The training supervisor runs these with Python, from next to the daemon.
     assert.ok(v.entries.includes(trainingHelperEntry), `no ${trainingHelperEntry} in ${JSON.stringify(v.entries)}`);
+    // The daemon sends this extractor to a remote runtime for "copy a dataset to the runtime".
+    assert.ok(v.entries.includes(driveExtractorEntry), `no ${driveExtractorEntry} in ${JSON.stringify(v.entries)}`);
     assert.ok(!v.entries.some((e) => e.endsWith('.map')), 'a source map is in the VSIX');
     assert.ok(!v.entries.some((e) => /\/(src|tests?|node_modules)\//.test(e)), `sources, tests or node_modules in ${JSON.stringify(v.entries)}`);
     const vsixManifest = extractZipEntry(v.vsix, 'extension.vsixmanifest').toString('utf8');
@@ -73,7 +76,7 @@ describe('the VSIX (npm run package)', { timeout: 15 * 60_000 }, () => {
     const pkg = await packageModule();
     const good = ['[Content_Types].xml', 'extension.vsixmanifest', 'extension/package.json', 'extension/readme.md',
       'extension/dist/extension.js', 'extension/media/colab.svg', daemonEntry, trainingHelperEntry,
-      'extension/daemon/linux-x64/Training/python/examples/train_digits.py'];
+      'extension/daemon/linux-x64/Training/python/examples/train_digits.py', driveExtractorEntry];
     assert.deepEqual(pkg.checkVsixEntries(good, target), []);
     const hostile: [string, RegExp][] = [
       ['extension/dist/extension.js.map', /source map/],
@@ -87,6 +90,7 @@ describe('the VSIX (npm run package)', { timeout: 15 * 60_000 }, () => {
       ['extension/../../etc/passwd', /not an expected file/],
       ['extension/daemon/linux-x64/Training/python/../../../../x.py', /not an expected file/],
       ['extension/daemon/linux-x64/Training/python/run.sh', /not an expected file/],
+      ['extension/daemon/linux-x64/Drive/python/sub/x.py', /not an expected file/],
     ];
     for (const [entry, why] of hostile) {
       const problems = pkg.checkVsixEntries([...good, entry], target);
@@ -95,6 +99,7 @@ describe('the VSIX (npm run package)', { timeout: 15 * 60_000 }, () => {
     }
     assert.match(pkg.checkVsixEntries(good.filter((e) => e !== daemonEntry), target).join('\n'), /daemon\/linux-x64\/colab: missing/);
     assert.match(pkg.checkVsixEntries(good.filter((e) => e !== trainingHelperEntry), target).join('\n'), /colab_resume\.py: missing/);
+    assert.match(pkg.checkVsixEntries(good.filter((e) => e !== driveExtractorEntry), target).join('\n'), /colab_extract\.py: missing/);
     assert.throws(() => pkg.checkVsixEntries(good, 'solaris-sparc'), /unknown target/);
   });
 
