@@ -8,6 +8,7 @@ import { test } from 'node:test';
 import { commandIds as daemonCommandIds } from '../../colab-vscode/src/commands';
 import { driveCommandIds } from '../../colab-vscode/src/drive/driveCommands';
 import { driveAuthCommandIds, driveAuthSettings } from '../../colab-vscode/src/drive/driveAuth';
+import { driveCopyToRuntimeCommand } from '../../colab-vscode/src/drive/driveCopyToRuntime';
 import { driveDownloadLinkId } from '../../colab-vscode/src/drive/driveLinkCommand';
 import { driveScheme, driveViewId } from '../../colab-vscode/src/drive/driveTree';
 import { gitHubCommandIds, gitHubSettings } from '../../colab-vscode/src/github/commands';
@@ -38,6 +39,7 @@ const commandIds = {
   ...gitHubCommandIds,
   ...driveAuthCommandIds,
   driveDownloadLinkId,
+  driveCopyToRuntimeCommand,
 };
 
 const settings = [
