@@ -27,27 +27,8 @@ internal sealed class DriveLinkMethods(DriveLinkService links) : IMethodGroup
             {
                 throw new JsonRpcException(ErrorCodes.InvalidParams, "Invalid params: say where to download: folder or localPath.");
             }
-            var progress = await ctx.BeginProgressAsync("Downloading from a Drive link", cancellable: true).ConfigureAwait(false);
-            var last = 0L;
-            var reporter = new SyncProgress<long>(bytes =>
-            {
-                if (bytes - Interlocked.Read(ref last) >= 4 << 20)
-                {
-                    Interlocked.Exchange(ref last, bytes);
-                    progress.Report($"{bytes / (1024.0 * 1024):0.0} MB", null);
-                }
-            });
-            try
-            {
-                var result = await Guard(() => links.DownloadAsync(p.Link, p.Folder, p.LocalPath, p.Format, p.BaseUrl, reporter, ctx.CancellationToken)).ConfigureAwait(false);
-                progress.End("done");
-                return result;
-            }
-            catch
-            {
-                progress.End(ctx.CancellationToken.IsCancellationRequested ? "cancelled" : "failed");
-                throw;
-            }
+            return await DriveMethods.WithProgressAsync(ctx, "Downloading from a Drive link",
+                reporter => Guard(() => links.DownloadAsync(p.Link, p.Folder, p.LocalPath, p.Format, p.BaseUrl, reporter, ctx.CancellationToken))).ConfigureAwait(false);
         });
     }
 
@@ -60,34 +41,5 @@ internal sealed class DriveLinkMethods(DriveLinkService links) : IMethodGroup
         _ => "folder",
     };
 
-    private static async Task<T> Guard<T>(Func<Task<T>> action)
-    {
-        try
-        {
-            return await action().ConfigureAwait(false);
-        }
-        catch (DriveException e)
-        {
-            var code = e.Kind switch
-            {
-                DriveErrorKind.NotFound => ErrorCodes.DriveNotFound,
-                DriveErrorKind.Auth => ErrorCodes.DriveAuth,
-                DriveErrorKind.Quota => ErrorCodes.DriveQuota,
-                DriveErrorKind.RateLimited => ErrorCodes.DriveRateLimited,
-                DriveErrorKind.Integrity => ErrorCodes.DriveIntegrity,
-                DriveErrorKind.Unsafe => ErrorCodes.DriveUnsafe,
-                DriveErrorKind.InvalidInput => ErrorCodes.InvalidParams,
-                _ => ErrorCodes.RequestFailed,
-            };
-            throw new JsonRpcException(code, code == ErrorCodes.InvalidParams ? $"Invalid params: {e.Message}" : e.Message);
-        }
-        catch (IOException e)
-        {
-            throw new JsonRpcException(ErrorCodes.RequestFailed, $"A local file operation failed: {e.Message}");
-        }
-        catch (UnauthorizedAccessException e)
-        {
-            throw new JsonRpcException(ErrorCodes.RequestFailed, $"Permission denied: {e.Message}");
-        }
-    }
+    private static Task<T> Guard<T>(Func<Task<T>> action) => DriveMethods.Guard(action);
 }

@@ -146,7 +146,8 @@ internal sealed class DriveMethods(DriveService drive, RuntimeManager runtimes, 
         null => new DriveStatusResult(null, null, drive.PendingUploads),
     };
 
-    private static async Task<T> WithProgressAsync<T>(RequestContext ctx, string title, Func<IProgress<long>, Task<T>> work)
+    /// <summary>Runs a transfer with cancellable <c>$/progress</c> (megabytes, at most one report per 4 MiB); also used by <see cref="DriveLinkMethods"/>.</summary>
+    internal static async Task<T> WithProgressAsync<T>(RequestContext ctx, string title, Func<IProgress<long>, Task<T>> work)
     {
         var progress = await ctx.BeginProgressAsync(title, cancellable: true).ConfigureAwait(false);
         var last = 0L;
@@ -205,7 +206,8 @@ internal sealed class DriveMethods(DriveService drive, RuntimeManager runtimes, 
         }
     }
 
-    private static async Task<T> Guard<T>(Func<Task<T>> action)
+    /// <summary>Maps <see cref="DriveException"/>s and local file errors to the Drive error codes; also used by <see cref="DriveLinkMethods"/>.</summary>
+    internal static async Task<T> Guard<T>(Func<Task<T>> action)
     {
         try
         {

@@ -12,6 +12,7 @@ import type {
 } from '../../colab-vscode/src/runtime/methods';
 import type { DaemonLaunch } from '../../colab-vscode/src/daemon/process';
 import type { ServerStatus } from '../../colab-vscode/src/protocol';
+import type { TrainingDaemon } from '../../colab-vscode/src/training/training';
 
 export function serverStatus(overrides: Partial<ServerStatus> = {}): ServerStatus {
   return {
@@ -272,5 +273,22 @@ export function fakeDaemons(configure: (c: FakeConnection) => void = () => undef
 export async function settle(): Promise<void> {
   for (let i = 0; i < 5; i++) {
     await new Promise((resolve) => setImmediate(resolve));
+  }
+}
+
+/** The training controller's view of the daemon: records requests, answers from a function, keeps one listener per notification. */
+export class FakeTrainingDaemon implements TrainingDaemon {
+  readonly requests: { method: string; params: unknown }[] = [];
+  readonly listeners = new Map<string, (p: unknown) => void>();
+  constructor(private readonly answer: (method: string, params: unknown) => unknown) {}
+  async request<R>(method: string, params?: unknown): Promise<R> {
+    this.requests.push({ method, params });
+    const a = this.answer(method, params);
+    if (a instanceof Error) throw a;
+    return a as R;
+  }
+  onNotification<P>(method: string, listener: (params: P) => void) {
+    this.listeners.set(method, listener as (p: unknown) => void);
+    return { dispose: () => this.listeners.delete(method) };
   }
 }

@@ -2,9 +2,9 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type * as vscode from 'vscode';
 import { methods, type TrainJobInfo, type TrainStartParams } from '../../colab-vscode/src/protocol';
-import { TrainingController, TrainTerminal, startParamsOf, webhookUrlProblem, type TrainingDaemon } from '../../colab-vscode/src/training/training';
+import { TrainingController, TrainTerminal, startParamsOf, webhookUrlProblem } from '../../colab-vscode/src/training/training';
 import { chartSvg, doneMessage, formatEta, metricsHtml, seriesOf, splitCommand, trainingStatusText } from '../../colab-vscode/src/training/trainingText';
-import { settle } from './fakeDaemon';
+import { FakeTrainingDaemon, settle } from './fakeDaemon';
 import { createVscodeStub, StubEventEmitter } from './vscodeStub';
 
 function job(overrides: Partial<TrainJobInfo> = {}): TrainJobInfo {
@@ -22,21 +22,6 @@ function job(overrides: Partial<TrainJobInfo> = {}): TrainJobInfo {
   };
 }
 
-class FakeTrainingDaemon implements TrainingDaemon {
-  readonly requests: { method: string; params: unknown }[] = [];
-  readonly listeners = new Map<string, (p: unknown) => void>();
-  constructor(private readonly answer: (method: string, params: unknown) => unknown) {}
-  async request<R>(method: string, params?: unknown): Promise<R> {
-    this.requests.push({ method, params });
-    const a = this.answer(method, params);
-    if (a instanceof Error) throw a;
-    return a as R;
-  }
-  onNotification<P>(method: string, listener: (params: P) => void) {
-    this.listeners.set(method, listener as (p: unknown) => void);
-    return { dispose: () => this.listeners.delete(method) };
-  }
-}
 
 test('command lines split like a shell, without expansion', () => {
   assert.deepEqual(splitCommand(`python3 train.py --name "my run" --tag 'a b' x\\ y $HOME`), ['python3', 'train.py', '--name', 'my run', '--tag', 'a b', 'x y', '$HOME']);

@@ -1,24 +1,11 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { methods, type ProgressParams, type TrainJobInfo, type TrainStartParams } from '../../colab-vscode/src/protocol';
-import { TrainingController, startParamsOf, type TrainingDaemon } from '../../colab-vscode/src/training/training';
-import { settle } from './fakeDaemon';
+import { TrainingController, startParamsOf } from '../../colab-vscode/src/training/training';
+import { FakeTrainingDaemon, settle } from './fakeDaemon';
 import { createVscodeStub } from './vscodeStub';
 
-class FakeDaemon implements TrainingDaemon {
-  readonly requests: { method: string; params: unknown }[] = [];
-  readonly listeners = new Map<string, (p: unknown) => void>();
-  constructor(private readonly answer: (method: string, params: unknown) => unknown) {}
-  async request<R>(method: string, params?: unknown): Promise<R> {
-    this.requests.push({ method, params });
-    const a = this.answer(method, params);
-    if (a instanceof Error) throw a;
-    return a as R;
-  }
-  onNotification<P>(method: string, listener: (params: P) => void) {
-    this.listeners.set(method, listener as (p: unknown) => void);
-    return { dispose: () => this.listeners.delete(method) };
-  }
+class FakeDaemon extends FakeTrainingDaemon {
   send(p: ProgressParams): void {
     this.listeners.get(methods.progress.name)!(p);
   }
