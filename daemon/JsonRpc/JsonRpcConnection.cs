@@ -174,9 +174,8 @@ public sealed partial class JsonRpcConnection : IAsyncDisposable
             return;
         }
 
-        // A large body's document is left to the GC: disposing it would park its index in the
-        // shared ArrayPool of this thread (see LargeJson).
-        using (body.Length > LargeJson.Threshold ? null : document)
+        // Parsed by LargeJson, a large body's document holds only a trimmed index by now: disposing it returns that.
+        using (document)
         {
             var root = document.RootElement;
             if (root.ValueKind == JsonValueKind.Array)
