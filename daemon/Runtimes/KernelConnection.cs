@@ -330,10 +330,6 @@ public sealed class KernelConnection : IAsyncDisposable
         socket.Options.CollectHttpResponseDetails = true;
         socket.Options.KeepAliveInterval = _options.KeepAliveInterval;
         socket.Options.KeepAliveTimeout = _options.KeepAliveInterval;
-        if (endpoint.IsLoopback)
-        {
-            socket.Options.Proxy = null;
-        }
         if (_client.AuthorizationValue is { } authorization)
         {
             socket.Options.SetRequestHeader("Authorization", authorization);
@@ -346,7 +342,7 @@ public sealed class KernelConnection : IAsyncDisposable
         timeout.CancelAfter(_options.ConnectTimeout);
         try
         {
-            await socket.ConnectAsync(endpoint.Channels(KernelId, SessionId), timeout.Token).ConfigureAwait(false);
+            await socket.ConnectAsync(endpoint.Channels(KernelId, SessionId), QuickAckSockets.For(endpoint.IsLoopback), timeout.Token).ConfigureAwait(false);
         }
         catch (Exception e) when (e is WebSocketException or HttpRequestException or OperationCanceledException or IOException)
         {

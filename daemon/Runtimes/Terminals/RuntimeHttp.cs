@@ -115,10 +115,6 @@ internal sealed class RuntimeHttp : IDisposable
         var uri = new UriBuilder(http) { Scheme = http.Scheme == Uri.UriSchemeHttps ? "wss" : "ws" }.Uri;
         var socket = new ClientWebSocket();
         socket.Options.KeepAliveInterval = TimeSpan.FromSeconds(20);
-        if (Endpoint.IsLoopback)
-        {
-            socket.Options.Proxy = null;
-        }
         if (_client.AuthorizationValue is { } auth)
         {
             socket.Options.SetRequestHeader("Authorization", auth);
@@ -127,7 +123,7 @@ internal sealed class RuntimeHttp : IDisposable
         limit.CancelAfter(TimeSpan.FromSeconds(20));
         try
         {
-            await socket.ConnectAsync(uri, limit.Token).ConfigureAwait(false);
+            await socket.ConnectAsync(uri, QuickAckSockets.For(Endpoint.IsLoopback), limit.Token).ConfigureAwait(false);
             return socket;
         }
         catch (Exception e) when (e is WebSocketException or OperationCanceledException && !cancellationToken.IsCancellationRequested)
