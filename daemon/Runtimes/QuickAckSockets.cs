@@ -23,8 +23,13 @@ internal static class QuickAckSockets
     private static readonly Lazy<HttpMessageInvoker> Direct = new(() => Create(useProxy: false));
     private static readonly Lazy<HttpMessageInvoker> Proxied = new(() => Create(useProxy: true));
 
+    private static long _acknowledgements;
+
     /// <summary>Whether this system honours <c>TCP_QUICKACK</c> (Linux); false after it was refused once.</summary>
     public static bool Enabled { get; private set; } = OperatingSystem.IsLinux();
+
+    /// <summary>How many reads were acknowledged at once so far (for tests and diagnostics).</summary>
+    public static long Acknowledgements => Interlocked.Read(ref _acknowledgements);
 
     /// <summary>
     /// The invoker for <see cref="System.Net.WebSockets.ClientWebSocket.ConnectAsync(Uri, HttpMessageInvoker?, CancellationToken)"/>:
@@ -67,6 +72,7 @@ internal static class QuickAckSockets
         {
             Span<byte> on = [1, 0, 0, 0];
             socket.SetRawSocketOption(IpProtoTcp, TcpQuickAck, on);
+            Interlocked.Increment(ref _acknowledgements);
         }
         catch (SocketException)
         {

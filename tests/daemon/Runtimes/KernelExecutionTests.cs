@@ -20,6 +20,21 @@ public class KernelExecutionTests(KernelFixture fixture) : IClassFixture<KernelF
     }
 
     [Fact]
+    public async Task The_channels_socket_acknowledges_each_read_at_once_on_linux()
+    {
+        // jupyter-server leaves Nagle on: without TCP_QUICKACK each frame after the first waits for
+        // Linux's delayed ACK (~40 ms a cell). The kernel's socket must be the quick-ack one.
+        Assert.Equal(OperatingSystem.IsLinux(), QuickAckSockets.Enabled);
+        var before = QuickAckSockets.Acknowledgements;
+        var result = await Kernel.RunAsync("pass");
+        Assert.Equal("ok", result.Reply.Status);
+        if (OperatingSystem.IsLinux())
+        {
+            Assert.True(QuickAckSockets.Acknowledgements > before, "reads of the kernel's channels went through QuickAckStream");
+        }
+    }
+
+    [Fact]
     public async Task Print_streams_stdout()
     {
         var result = await Kernel.RunAsync("print('hi')");
