@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { ColabNotebookController } from '../../colab-vscode/src/notebook/controller';
+import { ColabNotebookController, takeCoalesced } from '../../colab-vscode/src/notebook/controller';
 import { maxNotebookLabel, notebookLabel } from '../../colab-vscode/src/notebook/notebookLabel';
 import { CellOutputModel, mimeItems, type OutputEdit } from '../../colab-vscode/src/notebook/outputs';
 import type { KernelOutput } from '../../colab-vscode/src/runtime/methods';
@@ -127,6 +127,45 @@ test('output edits: a stream merge appends items, a display update replaces item
   const first = edits[0] as Extract<OutputEdit, { edit: 'append' }>;
   assert.deepEqual(first.output.items, [{ kind: 'stdout', text: 'a' }], 'an append edit is not changed by later merges');
   assert.equal((edits[2] as Extract<OutputEdit, { edit: 'append' }>).output.metadata.displayId, 'd');
+});
+
+test('coalescing: appends to one output join their stream text, the last replacement wins, nothing else is merged or reordered', () => {
+  const pending: OutputEdit[] = [
+    { edit: 'appendItems', index: 0, items: [{ kind: 'stdout', text: 'a' }] },
+    { edit: 'appendItems', index: 0, items: [{ kind: 'stdout', text: 'b' }, { kind: 'stderr', text: 'e' }] },
+    { edit: 'appendItems', index: 0, items: [{ kind: 'stderr', text: 'f' }, { kind: 'stdout', text: 'c' }] },
+    { edit: 'appendItems', index: 1, items: [{ kind: 'stdout', text: 'other output' }] },
+    { edit: 'replaceItems', index: 1, items: [{ kind: 'text', mime: 'text/plain', text: '10%' }] },
+    { edit: 'replaceItems', index: 1, items: [{ kind: 'text', mime: 'text/plain', text: '50%' }] },
+    { edit: 'replaceItems', index: 1, items: [{ kind: 'text', mime: 'text/plain', text: '100%' }] },
+    { edit: 'clear' },
+    { edit: 'appendItems', index: 0, items: [{ kind: 'stdout', text: 'after the clear' }] },
+  ];
+  const taken: OutputEdit[] = [];
+  for (let edit = takeCoalesced(pending); edit; edit = takeCoalesced(pending)) {
+    taken.push(edit);
+  }
+  assert.deepEqual(taken, [
+    { edit: 'appendItems', index: 0, items: [{ kind: 'stdout', text: 'ab' }, { kind: 'stderr', text: 'ef' }, { kind: 'stdout', text: 'c' }] },
+    { edit: 'appendItems', index: 1, items: [{ kind: 'stdout', text: 'other output' }] },
+    { edit: 'replaceItems', index: 1, items: [{ kind: 'text', mime: 'text/plain', text: '100%' }] },
+    { edit: 'clear' },
+    { edit: 'appendItems', index: 0, items: [{ kind: 'stdout', text: 'after the clear' }] },
+  ]);
+  assert.equal(takeCoalesced([]), undefined);
+});
+
+test('a long print reaches the cell whole and in order, in far fewer VS Code calls than notifications', async () => {
+  const { controller, execute, daemon } = await controllerHarness();
+  const lines = Array.from({ length: 2000 }, (_, i) => `line ${i}\n`);
+  daemon.run = () => ({ status: 'ok', outputs: lines.map((text) => ({ type: 'stream', name: 'stdout', text })) });
+  await execute(notebook(), [cell(0, 'print lots')]);
+  const [execution] = controller.executions;
+  assert.equal(execution.success, true);
+  assert.equal(execution.outputs.length, 1, 'one stdout output');
+  const text = execution.outputs[0].items.map((i) => i.value).join('');
+  assert.equal(text, lines.join(''));
+  assert.ok(execution.outputs[0].items.length < 50, `${execution.outputs[0].items.length} items for ${lines.length} chunks`);
 });
 
 test('mime bundles: nbformat line lists are joined; unknown non-string values are json', () => {

@@ -327,10 +327,17 @@ function failureOutput(error: unknown): PlainOutput {
   return { items: [{ kind: 'error', name: 'Colab', message: messageOf(error), stack: '' }], metadata: { outputType: 'error' } };
 }
 
-/** Applies OutputEdits to one cell execution, in order (each VS Code call is async). */
+/**
+ * Applies OutputEdits to one cell execution, in order (each VS Code call is async). Edits that
+ * arrive while a call is in flight wait, and a run of them is coalesced before it is sent: stream
+ * text appended to the same output becomes one item per stream, and of consecutive replacements of
+ * the same output only the last is sent. A 100 MB print (~3,200 notifications) then costs VS Code a
+ * handful of large appends instead of thousands of small ones, while what the cell shows is the same.
+ */
 class ExecutionOutputs {
   private readonly shown: vscode.NotebookCellOutput[] = [];
-  private queue: Promise<unknown> = Promise.resolve();
+  private readonly pending: OutputEdit[] = [];
+  private draining: Promise<void> | undefined;
 
   constructor(
     private readonly vscodeApi: Pick<typeof vscode, 'NotebookCellOutput' | 'NotebookCellOutputItem'>,
@@ -346,14 +353,30 @@ class ExecutionOutputs {
   ) {}
 
   apply(edits: OutputEdit[]): void {
-    for (const edit of edits) {
-      const call = this.call(edit);
-      this.queue = this.queue.then(call).catch(() => undefined);
+    this.pending.push(...edits);
+    if (this.pending.length > 0) {
+      this.draining ??= this.drain();
     }
   }
 
   idle(): Promise<unknown> {
-    return this.queue;
+    return this.draining ?? Promise.resolve();
+  }
+
+  private async drain(): Promise<void> {
+    // Never finish inside apply(): `draining` must be set before the loop can end and clear it.
+    await Promise.resolve();
+    try {
+      for (let edit = takeCoalesced(this.pending); edit; edit = takeCoalesced(this.pending)) {
+        try {
+          await this.call(edit)();
+        } catch {
+          // an edit VS Code refused (the cell was closed): the later ones still get their chance
+        }
+      }
+    } finally {
+      this.draining = undefined;
+    }
   }
 
   private call(edit: OutputEdit): () => Thenable<void> {
@@ -407,4 +430,38 @@ class ExecutionOutputs {
         return Item.error({ name: item.name, message: item.message, stack: item.stack });
     }
   }
+}
+
+/**
+ * Takes the next edit off `pending`, folding into it the edits right behind it that it can absorb:
+ * appends of items to the same output (adjacent stream texts of one stream joined into one item),
+ * and replacements of the same output's items (the last one wins).
+ */
+export function takeCoalesced(pending: OutputEdit[]): OutputEdit | undefined {
+  const first = pending.shift();
+  if (!first || (first.edit !== 'appendItems' && first.edit !== 'replaceItems')) {
+    return first;
+  }
+  let items = [...first.items];
+  while (pending.length > 0) {
+    const next = pending[0];
+    if (next.edit !== first.edit || next.index !== first.index) {
+      break;
+    }
+    pending.shift();
+    items = first.edit === 'replaceItems' ? [...next.items] : joinStreams(items, next.items);
+  }
+  return { ...first, items };
+}
+
+function joinStreams(items: PlainItem[], more: PlainItem[]): PlainItem[] {
+  for (const item of more) {
+    const last = items[items.length - 1];
+    if (last && (last.kind === 'stdout' || last.kind === 'stderr') && item.kind === last.kind) {
+      items[items.length - 1] = { kind: last.kind, text: last.text + item.text };
+    } else {
+      items.push(item);
+    }
+  }
+  return items;
 }
