@@ -84,6 +84,19 @@ public sealed class DriveApiBackend : IDriveBackend
         return ToItem(await ReadJsonAsync(response, DriveApiJson.Default.FileResource, cancellationToken).ConfigureAwait(false));
     }
 
+    public async Task TrashAsync(string id, CancellationToken cancellationToken)
+    {
+        var item = await GetAsync(id, cancellationToken).ConfigureAwait(false);
+        if (item.IsFolder)
+        {
+            throw new DriveException(DriveErrorKind.InvalidInput, $"'{item.Name}' is a folder; only files are moved to the trash here.");
+        }
+        using var response = await SendAsync(() => new HttpRequestMessage(HttpMethod.Patch, new Uri(_base, $"drive/v3/files/{Uri.EscapeDataString(id)}?fields=id%2Ctrashed&supportsAllDrives=true"))
+        {
+            Content = new ByteArrayContent("{\"trashed\":true}"u8.ToArray()) { Headers = { ContentType = new("application/json") } },
+        }, cancellationToken).ConfigureAwait(false);
+    }
+
     public async Task<DriveTransfer> DownloadAsync(string id, string localPath, IProgress<long>? progress, CancellationToken cancellationToken)
     {
         var item = await GetAsync(id, cancellationToken).ConfigureAwait(false);

@@ -64,4 +64,7 @@ public interface IDriveBackend
 
     /// <summary>Uploads a new file into <paramref name="parentId"/>, or replaces the content of <paramref name="existingId"/>.</summary>
     Task<DriveTransfer> UploadAsync(string localPath, string parentId, string name, string? existingId, IProgress<long>? progress, CancellationToken cancellationToken);
+
+    /// <summary>Moves a file to the trash (the API: files.update with trashed=true, recoverable for 30 days; a mounted folder: deleted, which Drive for desktop turns into the same). Folders are refused.</summary>
+    Task TrashAsync(string id, CancellationToken cancellationToken);
 }

@@ -93,6 +93,21 @@ public sealed class FolderBackend : IDriveBackend
         return new DriveTransfer(Relative(target), localPath, bytes, md5, true);
     }
 
+    public Task TrashAsync(string id, CancellationToken cancellationToken)
+    {
+        var path = Resolve(id);
+        if (Directory.Exists(path) || path == _root)
+        {
+            throw new DriveException(DriveErrorKind.InvalidInput, $"'{id}' is a folder; only files are moved to the trash here.");
+        }
+        if (!File.Exists(path))
+        {
+            throw new DriveException(DriveErrorKind.NotFound, $"There is no file '{id}' in {_root}.");
+        }
+        File.Delete(path);
+        return Task.CompletedTask;
+    }
+
     /// <summary>Copies through a .part file, hashing as it goes, then re-reads the destination to verify (a mount may write lazily).</summary>
     private static async Task<(long Bytes, string Md5)> CopyAsync(string from, string to, IProgress<long>? progress, CancellationToken cancellationToken)
     {

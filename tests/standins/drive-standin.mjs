@@ -402,7 +402,8 @@ async function handleUploadChunk(req, res, url) {
     } else {
       f = addFile({ name: s.meta.name ?? 'Untitled', mimeType: s.meta.mimeType, parents: s.meta.parents ?? ['root'], content });
     }
-    if (fault?.wrongMd5) f.wrongMd5 = true;
+    // Drive computes md5Checksum from the content it stored: a new upload of the file is judged afresh.
+    f.wrongMd5 = !!fault?.wrongMd5;
     s.done = f;
     sendJson(res, s.fileId ? 200 : 200, resource(f));
     return;
@@ -464,6 +465,33 @@ async function handle(req, res) {
       return sendMedia(req, res, f.content, fault);
     }
     applyFault(takeFault('get', f.id));
+    const fields = parseFields(url.searchParams.get('fields'));
+    const r = resource(f);
+    return sendJson(res, 200, fields ? pick(r, new Set(fields.keys())) : r);
+  }
+  if ((m = /^\/drive\/v3\/files\/([^/]+)$/.exec(url.pathname)) && req.method === 'PATCH') {
+    // files.update without media: metadata only; of the writable fields the stand-in serves trashed and name.
+    const f = getFile(decodeURIComponent(m[1]));
+    applyFault(takeFault('update', f.id));
+    let patch;
+    try {
+      patch = JSON.parse((await readBody(req)).toString('utf8') || '{}');
+    } catch {
+      throw badRequest('Invalid JSON payload received.');
+    }
+    if (typeof patch !== 'object' || patch === null || Array.isArray(patch)) throw badRequest('Invalid JSON payload received.');
+    for (const key of Object.keys(patch)) {
+      if (!['trashed', 'name'].includes(key)) throw new HttpError(403, 'fieldNotWritable', `The resource body includes fields which are not directly writable: ${key}`);
+    }
+    if ('trashed' in patch) {
+      if (typeof patch.trashed !== 'boolean') throw badRequest('Invalid value for: trashed');
+      f.trashed = patch.trashed;
+    }
+    if ('name' in patch) {
+      if (typeof patch.name !== 'string' || patch.name === '') throw badRequest('Invalid value for: name');
+      f.name = patch.name;
+    }
+    f.modifiedTime = new Date().toISOString();
     const fields = parseFields(url.searchParams.get('fields'));
     const r = resource(f);
     return sendJson(res, 200, fields ? pick(r, new Set(fields.keys())) : r);
