@@ -642,6 +642,8 @@ export interface TrainStartParams {
   syncGlobs?: string[];
   /** Jobs on the daemon's host: a persistent directory (e.g. a mounted Drive folder) each committed checkpoint is copied to, verified. */
   mirror?: string;
+  /** Jobs on the daemon's host: a Google Drive folder (id or link; a path for a mounted folder) each committed checkpoint is uploaded to through the daemon's Drive sign-in; a newer checkpoint there is restored before the job starts. */
+  driveFolder?: string;
   /** LSP work-done progress: $/progress with this token follows the job until it ends. */
   workDoneToken?: string | number;
 }
@@ -677,6 +679,12 @@ export interface TrainJobInfo {
   mirroredStep?: number;
   /** The last mirroring failure (retried at the next checkpoint; the job goes on). */
   mirrorError?: string;
+  /** The Drive folder the job's checkpoints are uploaded to. */
+  driveFolder?: string;
+  /** The newest checkpoint step the Drive folder holds, verified. */
+  driveMirroredStep?: number;
+  /** The last Drive mirroring failure (retried; the job goes on). */
+  driveMirrorError?: string;
 }
 /** One $/progress notification (LSP work-done progress). */
 export interface ProgressParams {

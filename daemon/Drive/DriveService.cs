@@ -95,11 +95,48 @@ public sealed class DriveService(ILogger<DriveService> logger)
         return task;
     }
 
-    public int PendingUploads => _pending.Count;
+    public int PendingUploads => _pending.Count + _work.Count;
+
+    private readonly ConcurrentDictionary<Guid, Task> _work = new();
+
+    /// <summary>Set by other capabilities that upload on their own (training checkpoints): started at the beginning of a flush, so what they have not sent yet is sent now.</summary>
+    public Func<CancellationToken, Task>? BeforeFlush { get; set; }
+
+    /// <summary>
+    /// Other work that writes to Drive (a pass of the checkpoint mirror): Flush waits for it and reports it
+    /// as one entry, verified when <paramref name="work"/> answers no error.
+    /// </summary>
+    public void Track(string label, Task<string?> work)
+    {
+        var key = Guid.NewGuid();
+        _work[key] = work;
+        _ = work.ContinueWith(t =>
+        {
+            _work.TryRemove(key, out _);
+            var error = t.IsCompletedSuccessfully ? t.Result : t.Exception?.InnerException?.Message ?? "cancelled";
+            _finished.Enqueue(new FlushedUpload(label, label, null, null, error is null, error));
+        }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+    }
 
     /// <summary>Waits for every upload this daemon started and answers each one's verified result (then forgets them).</summary>
     public async Task<IReadOnlyList<FlushedUpload>> FlushAsync(CancellationToken cancellationToken)
     {
+        if (BeforeFlush is { } before)
+        {
+            await before(cancellationToken).ConfigureAwait(false);
+        }
+        while (!_work.IsEmpty)
+        {
+            try
+            {
+                await Task.WhenAll(_work.Values.ToArray()).WaitAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+            {
+                // Failures are reported per entry below.
+            }
+            await Task.Yield();
+        }
         while (!_pending.IsEmpty)
         {
             var tasks = _pending.Values.Select(p => (Task)p.Task).ToArray();

@@ -52,6 +52,7 @@ public static class DaemonHost
 
         // -- training services (issue 5) --
         builder.Services.AddSingleton<Colab.Daemon.Training.TrainingService>();
+        builder.Services.AddSingleton<Colab.Daemon.Training.DriveMirrorJobs>();
 
         // -- drive services (issue 6) --
         builder.Services.AddSingleton<Colab.Daemon.Drive.DriveService>();

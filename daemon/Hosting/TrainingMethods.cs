@@ -10,7 +10,7 @@ namespace Colab.Daemon.Hosting;
 /// job's status or progress changes (the job directories are read once a second while any job is
 /// not final — the supervisors are separate processes, so reading their files is the re-attach).
 /// </summary>
-internal sealed class TrainingMethods(TrainingService training) : IMethodGroup
+internal sealed class TrainingMethods(TrainingService training, DriveMirrorJobs driveMirror) : IMethodGroup
 {
     private static readonly TimeSpan PollInterval = TimeSpan.FromSeconds(1);
 
@@ -112,6 +112,10 @@ internal sealed class TrainingMethods(TrainingService training) : IMethodGroup
                 }
                 foreach (var job in jobs)
                 {
+                    if (job.DriveFolder is not null)
+                    {
+                        driveMirror.Poll(job.Id, training.Jobs.DirectoryOf(job.Id), job.CheckpointDirectory);
+                    }
                     var seen = last.TryGetValue(job.Id, out var before);
                     last[job.Id] = job;
                     // Jobs already over when the session began are listed by colab/train/list, not announced.
@@ -158,7 +162,8 @@ internal sealed class TrainingMethods(TrainingService training) : IMethodGroup
     }
 
     private static bool SameAs(TrainJobInfo a, TrainJobInfo b)
-        => a.State == b.State && a.UpdatedAt == b.UpdatedAt && a.Restarts == b.Restarts && a.Progress == b.Progress;
+        => a.State == b.State && a.UpdatedAt == b.UpdatedAt && a.Restarts == b.Restarts && a.Progress == b.Progress
+           && a.DriveMirroredStep == b.DriveMirroredStep && a.DriveMirrorError == b.DriveMirrorError;
 
     private static async Task<T> Guard<T>(Func<Task<T>> action)
     {

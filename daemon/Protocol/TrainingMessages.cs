@@ -14,6 +14,7 @@ namespace Colab.Daemon.Protocol;
 /// <param name="Mirror">Jobs on the daemon's host: a directory (e.g. a mounted Drive folder) every committed checkpoint is copied to, verified; resume also looks there.</param>
 /// <param name="WorkDoneToken">LSP work-done progress: <c>$/progress</c> with this token follows the job (begin, a report per change, end when it is over).</param>
 /// <param name="WebhookUrl">A secret from the editor's SecretStorage: POSTed to when the job succeeds or fails; never stored or logged.</param>
+/// <param name="DriveFolder">Jobs on the daemon's host: a Google Drive folder (id or link; a path when Drive is a mounted folder) every committed checkpoint is uploaded to, verified, through the daemon's Drive sign-in; before the job starts, a newer checkpoint found there is restored, so a run continues on a new machine.</param>
 public sealed record TrainStartParams(
     IReadOnlyList<string>? Command = null,
     bool Example = false,
@@ -30,7 +31,8 @@ public sealed record TrainStartParams(
     string? WebhookUrl = null,
     IReadOnlyList<string>? SyncGlobs = null,
     string? Mirror = null,
-    JsonElement? WorkDoneToken = null)
+    JsonElement? WorkDoneToken = null,
+    string? DriveFolder = null)
 {
     /// <summary>Never prints the webhook URL (a secret).</summary>
     public override string ToString()
@@ -68,7 +70,10 @@ public sealed record TrainJobInfo(
     IReadOnlyList<string>? RequiredGpu = null,
     string? Mirror = null,
     long? MirroredStep = null,
-    string? MirrorError = null);
+    string? MirrorError = null,
+    string? DriveFolder = null,
+    long? DriveMirroredStep = null,
+    string? DriveMirrorError = null);
 
 public sealed record TrainListResult(IReadOnlyList<TrainJobInfo> Jobs);
 

@@ -19,16 +19,19 @@ public sealed class TrainingService : IDisposable
     private readonly ILogger _logger;
     private readonly RuntimeGpuService? _runtimeGpu;
     private readonly RemoteJobs? _remote;
+    private readonly DriveMirrorJobs? _driveMirror;
 
-    public TrainingService(GpuService gpu, RuntimeManager runtimes, RuntimeFiles files, RuntimeGpuService runtimeGpu, ILogger<TrainingService> logger)
-        : this(TrainingJobs.DefaultRoot(), gpu, runtimes, logger, files, runtimeGpu)
+    public TrainingService(GpuService gpu, RuntimeManager runtimes, RuntimeFiles files, RuntimeGpuService runtimeGpu, DriveMirrorJobs driveMirror, ILogger<TrainingService> logger)
+        : this(TrainingJobs.DefaultRoot(), gpu, runtimes, logger, files, runtimeGpu, driveMirror)
     {
     }
 
     /// <param name="gpu">This host's GPUs, for the required-GPU check (none: a job that requires a GPU is refused).</param>
     /// <param name="runtimes">The connected runtimes, for <c>runtimeId</c> and <c>onDone: disconnect</c>.</param>
-    public TrainingService(string root, GpuService? gpu = null, RuntimeManager? runtimes = null, ILogger? logger = null, RuntimeFiles? files = null, RuntimeGpuService? runtimeGpu = null)
+    /// <param name="driveMirror">Mirroring to a Drive folder through the Drive sign-in (none: <c>driveFolder</c> is refused).</param>
+    public TrainingService(string root, GpuService? gpu = null, RuntimeManager? runtimes = null, ILogger? logger = null, RuntimeFiles? files = null, RuntimeGpuService? runtimeGpu = null, DriveMirrorJobs? driveMirror = null)
     {
+        _driveMirror = driveMirror;
         Jobs = new TrainingJobs(root);
         _gpu = gpu;
         _runtimes = runtimes;
@@ -107,10 +110,44 @@ public sealed class TrainingService : IDisposable
         {
             await RequireGpuAsync(_gpu, required, runtimeId, cancellationToken).ConfigureAwait(false);
         }
+        if (p.DriveFolder is { } wanted)
+        {
+            DriveMirrorJobs.ValidateFolder(wanted);
+            if (_driveMirror?.Connected != true)
+            {
+                throw new TrainingException(DriveMirrorJobs.NotConnected);
+            }
+        }
         var spec = Jobs.Create(command, p.WorkingDirectory, p.CheckpointDirectory, p.MaxRestarts, p.Keep, p.CheckpointEvery, 2, p.GraceSeconds,
             requiredGpu: required, onDone: onDone, runtimeId: runtimeId, webhook: p.WebhookUrl is not null, mirror: p.Mirror);
+        if (p.DriveFolder is { } driveFolder)
+        {
+            await RestoreFromDriveAsync(spec, driveFolder, cancellationToken).ConfigureAwait(false);
+        }
         await Jobs.LaunchAsync(spec.Id, TrainingJobs.SelfCommand(), cancellationToken, p.WebhookUrl).ConfigureAwait(false);
         return Info(spec.Id);
+    }
+
+    /// <summary>Before a job with a Drive folder starts: the folder is recorded, and a newer checkpoint there is restored into the job's directory.</summary>
+    private async Task RestoreFromDriveAsync(TrainingJobSpec spec, string folder, CancellationToken cancellationToken)
+    {
+        var dir = Jobs.DirectoryOf(spec.Id);
+        try
+        {
+            DriveMirrorJobs.Attach(dir, folder, spec.CheckpointKeep);
+            var step = await _driveMirror!.RestoreAsync(folder, spec.CheckpointDirectory, spec.CheckpointKeep, dir,
+                m => _logger.LogInformation("training job {Job}: {Message}", spec.Id, m), cancellationToken).ConfigureAwait(false);
+            if (step is not null)
+            {
+                _logger.LogInformation("training job {Job}: resumes from checkpoint step {Step} restored from Drive", spec.Id, step);
+            }
+        }
+        catch (Exception e) when (e is TrainingException or CheckpointException or IOException or UnauthorizedAccessException or OperationCanceledException)
+        {
+            var s = Jobs.ReadStatus(spec.Id);
+            TrainingJobs.WriteStatus(dir, s with { State = TrainingStates.Failed, LastError = $"not started: {e.Message}", UpdatedAt = DateTimeOffset.UtcNow });
+            throw;
+        }
     }
 
     /// <summary>A job on a remote runtime: the GPU check there, the code sync, the runner started detached on the runtime, supervised by this daemon.</summary>
@@ -124,6 +161,10 @@ public sealed class TrainingService : IDisposable
         if (p.Example)
         {
             throw new TrainingException("Invalid params: the built-in example runs on the daemon's host; on a remote runtime give your command (its files are synced)");
+        }
+        if (p.DriveFolder is not null)
+        {
+            throw new TrainingException("Invalid params: driveFolder is for jobs on the daemon's host (in a Remote-SSH workspace, the GPU box); a job on a remote Jupyter runtime keeps its checkpoints on the runtime");
         }
         if (p.Mirror is not null)
         {
@@ -311,6 +352,10 @@ public sealed class TrainingService : IDisposable
         {
             parts.Add("mirror failing");
         }
+        if (job.DriveMirrorError is not null)
+        {
+            parts.Add("Drive mirror failing");
+        }
         if (job.State == TrainingStates.Failed && job.LastError is { } err)
         {
             parts.Add(err.Length > 200 ? err[..200] + "…" : err);
@@ -325,9 +370,11 @@ public sealed class TrainingService : IDisposable
     {
         var s = Jobs.ReadStatus(id);
         var spec = Jobs.ReadSpec(id);
+        var drive = DriveMirrorJobs.ReadState(Jobs.DirectoryOf(id));
         return new TrainJobInfo(s.Id, s.State, s.Restarts, s.MaxRestarts, s.WorkerPid, s.LastExitCode, s.LastError, spec.Command,
             spec.CheckpointDirectory, ReadProgress(Path.Combine(Jobs.DirectoryOf(id), TrainingJobs.MetricsFile)), s.StartedAt, s.UpdatedAt,
-            spec.OnDone, spec.RuntimeId, spec.Webhook, spec.RequiredGpu, spec.Mirror, s.MirroredStep, s.MirrorError);
+            spec.OnDone, spec.RuntimeId, spec.Webhook, spec.RequiredGpu, spec.Mirror, s.MirroredStep, s.MirrorError,
+            drive?.Folder, drive?.MirroredStep, drive?.Error);
     }
 
     public IReadOnlyList<TrainJobInfo> List()

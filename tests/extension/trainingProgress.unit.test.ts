@@ -92,6 +92,13 @@ test('a refused start still closes its progress; without ProgressLocation no tok
   assert.equal(plain.listeners.has(methods.progress.name), false);
 });
 
+test('"driveFolder" in a colab-train task goes to colab/train/start; empty and non-strings are left out', () => {
+  assert.equal(startParamsOf({ type: 'colab-train', command: 'python3 t.py', driveFolder: '1AbCdEfGhIjKlMnOp' }, '/ws').driveFolder, '1AbCdEfGhIjKlMnOp');
+  assert.equal(startParamsOf({ type: 'colab-train', example: true, driveFolder: 'https://drive.google.com/drive/folders/1AbC' }, '/ws').driveFolder, 'https://drive.google.com/drive/folders/1AbC');
+  assert.equal('driveFolder' in startParamsOf({ type: 'colab-train', command: 'python3 t.py', driveFolder: '' }, '/ws'), false);
+  assert.equal('driveFolder' in startParamsOf({ type: 'colab-train', command: 'python3 t.py', driveFolder: 42 as unknown as string }, '/ws'), false);
+});
+
 test('"mirror" in a colab-train task goes to colab/train/start; empty is left out', () => {
   assert.equal(startParamsOf({ type: 'colab-train', command: 'python3 t.py', mirror: '/content/drive/MyDrive/ckpt' }, '/ws').mirror, '/content/drive/MyDrive/ckpt');
   assert.equal(startParamsOf({ type: 'colab-train', example: true, mirror: '/mnt/keep' }, '/ws').mirror, '/mnt/keep');

@@ -47,6 +47,8 @@ export interface TrainTaskDefinition extends vscode.TaskDefinition {
   syncGlobs?: string[];
   /** A persistent directory (e.g. a mounted Google Drive folder) each committed checkpoint is copied to; resume also looks there. */
   mirror?: string;
+  /** A Google Drive folder (id or link) each committed checkpoint is uploaded to through the Drive sign-in; a new job restores from it. */
+  driveFolder?: string;
 }
 
 const final = new Set(['succeeded', 'failed', 'stopped', 'lost']);
@@ -65,6 +67,7 @@ export function startParamsOf(def: TrainTaskDefinition, cwd: string | undefined,
     ...(typeof def.runtimeId === 'string' ? { runtimeId: def.runtimeId } : {}),
     ...(Array.isArray(def.syncGlobs) ? { syncGlobs: def.syncGlobs.map(String) } : {}),
     ...(typeof def.mirror === 'string' && def.mirror !== '' ? { mirror: def.mirror } : {}),
+    ...(typeof def.driveFolder === 'string' && def.driveFolder !== '' ? { driveFolder: def.driveFolder } : {}),
   };
   if (def.runtime !== undefined && def.runtime !== 'host' && def.runtime !== 'remote') throw new Error('"runtime" in a colab-train task is "host" or "remote"');
   if (def.example) return { example: true, epochs: def.epochs, ...common };
