@@ -3,6 +3,10 @@ using System.Globalization;
 using System.Text.Json;
 using Colab.Daemon.Drive;
 using Colab.Daemon.Protocol;
+using Colab.Daemon.Python;
+using Colab.Daemon.Runtimes;
+using Colab.Daemon.Runtimes.Files;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Colab.Daemon.Cli;
@@ -11,6 +15,7 @@ namespace Colab.Daemon.Cli;
 /// <c>colab drive ls|get|put|cp-to-runtime|flush</c>. The backend is a mounted folder
 /// (<c>--folder</c> or COLAB_DRIVE_FOLDER) or the Drive v3 API (<c>--api</c>, address from
 /// <c>--api-url</c>, token from COLAB_DRIVE_TOKEN: never from argv, which other users can read).
+/// <c>cp-to-runtime --runtime &lt;id|url&gt;</c> extracts on a remote Jupyter runtime instead of this disk.
 /// </summary>
 internal static class DriveCommand
 {
@@ -78,11 +83,14 @@ internal static class DriveCommand
         }, ct));
 
         var cpId = new Argument<string>("id") { Description = "A zip or tar(.gz) on Drive." };
-        var cpTarget = new Argument<string>("target") { Description = "The folder on this machine's disk to extract into." };
-        var cp = new Command("cp-to-runtime", "Copy an archive from Drive to the local runtime's disk and extract it safely (skipped when already complete).") { cpId, cpTarget };
+        var cpTarget = new Argument<string>("target") { Description = "The folder to extract into: on this machine's disk, or with --runtime a path relative to the runtime's root." };
+        var cpRuntime = new Option<string?>("--runtime") { Description = "Copy to this remote Jupyter runtime instead: the id of a runtime remembered by 'colab runtime connect', or its URL; its token comes from COLAB_RUNTIME_TOKEN (never the command line)." };
+        var cp = new Command("cp-to-runtime", "Copy an archive from Drive to the runtime's disk and extract it safely (skipped when already complete): the local disk, or a remote runtime with --runtime.") { cpId, cpTarget, cpRuntime };
         cp.SetAction((p, ct) => RunAsync(p, folder, api, apiUrl, output, async drive =>
         {
-            var r = await drive.CopyToRuntimeAsync(p.GetValue(cpId)!, p.GetValue(cpTarget)!, null, null, ct).ConfigureAwait(false);
+            var r = p.GetValue(cpRuntime) is { } runtime
+                ? await CopyToRemoteRuntimeAsync(drive, runtime, p.GetValue(cpId)!, p.GetValue(cpTarget)!, ct).ConfigureAwait(false)
+                : await drive.CopyToRuntimeAsync(p.GetValue(cpId)!, p.GetValue(cpTarget)!, null, null, ct).ConfigureAwait(false);
             await output.WriteLineAsync(p.GetValue(asJson)
                 ? JsonSerializer.Serialize(r, DriveJson.Default.ExtractResult)
                 : r.Skipped ? $"{r.Target} already holds this archive; nothing to do." : $"Extracted {r.Files} files ({r.Bytes} bytes) into {r.Target}.").ConfigureAwait(false);
@@ -118,6 +126,64 @@ internal static class DriveCommand
         }, ct));
 
         return new Command("drive", "Google Drive or a mounted Drive folder: list, download, upload, datasets to the runtime, verify.") { folder, api, apiUrl, asJson, ls, get, put, cp, flush };
+    }
+
+    /// <summary>
+    /// <c>cp-to-runtime --runtime</c>: connects to the remote Jupyter runtime (a remembered id or a
+    /// URL, the token from <c>COLAB_RUNTIME_TOKEN</c>) for this command only, and hands over to
+    /// <see cref="RemoteDatasetCopy"/> as the daemon's "Copy to Runtime and Extract…" does.
+    /// </summary>
+    private static async Task<ExtractResult> CopyToRemoteRuntimeAsync(DriveService drive, string runtime, string id, string target, CancellationToken cancellationToken)
+    {
+        var url = ResolveRuntime(runtime);
+        var empty = new ConfigurationBuilder().Build();
+        var runtimes = new RuntimeManager(new PythonLocator(empty), empty);
+        try
+        {
+            RuntimeInfo info;
+            try
+            {
+                info = await runtimes.ConnectRemoteAsync(url, Environment.GetEnvironmentVariable(RuntimeStateCommands.TokenVariable) is { Length: > 0 } token ? token : null, cancellationToken).ConfigureAwait(false);
+            }
+            catch (JupyterException e)
+            {
+                throw new DriveException(DriveErrorKind.Failed, $"cannot connect to the runtime {runtime}: {e.Message}", e);
+            }
+            using var files = new RuntimeFiles(runtimes);
+            return await new RemoteDatasetCopy(drive, runtimes, files, NullLogger.Instance).CopyAsync(info.Id, id, target, null, null, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            await runtimes.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>The URL of <paramref name="runtime"/>: a URL as given (never with a token in it), else a remembered runtime's id.</summary>
+    internal static string ResolveRuntime(string runtime)
+    {
+        if (string.IsNullOrWhiteSpace(runtime))
+        {
+            throw new DriveException(DriveErrorKind.InvalidInput, "--runtime needs a runtime id (see colab runtime list) or a Jupyter server URL.");
+        }
+        if (runtime.Contains("://", StringComparison.Ordinal))
+        {
+            try
+            {
+                JupyterEndpoint.Parse(runtime, out var inUrl);
+                if (inUrl is not null)
+                {
+                    throw new DriveException(DriveErrorKind.InvalidInput, $"take the token out of the runtime URL (others can read the command line); set {RuntimeStateCommands.TokenVariable} instead.");
+                }
+            }
+            catch (JupyterException e)
+            {
+                throw new DriveException(DriveErrorKind.InvalidInput, $"--runtime: {e.Message}", e);
+            }
+            return runtime.Trim();
+        }
+        return RuntimeStateCommands.Load().Runtimes.FirstOrDefault(r => r.Id == runtime)?.Url
+            ?? throw new DriveException(DriveErrorKind.NotFound,
+                $"no remembered runtime '{(runtime.Length > 100 ? runtime[..100] + "…" : runtime)}': connect it with 'colab runtime connect <url>' (see colab runtime list), or pass its URL.");
     }
 
     private static async Task PrintTransferAsync(DriveTransfer t, bool asJson, TextWriter output)

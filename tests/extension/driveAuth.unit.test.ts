@@ -3,11 +3,13 @@
 // test fetching the page the extension asked VS Code to open and following its redirect.
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import readline from 'node:readline';
 import { after, before, test } from 'node:test';
 import type * as vscode from 'vscode';
-import { driveTokensKey, readStoredTokens, registerDriveAuth, restoreDriveAccount, signIn, signOut, type DriveAuthDaemon, type DriveAuthDeps } from '../../colab-vscode/src/drive/driveAuth';
+import { driveTokensKey, forwardedRedirect, readStoredTokens, registerDriveAuth, restoreDriveAccount, signIn, signOut, type DriveAuthDaemon, type DriveAuthDeps } from '../../colab-vscode/src/drive/driveAuth';
 import { DriveTree } from '../../colab-vscode/src/drive/driveTree';
 import { type Daemon, repoRoot, startInitialized } from '../interop/peer';
 import { createVscodeStub } from './vscodeStub';
@@ -148,6 +150,41 @@ test('in a remote workspace the forwarded address of the listener is the redirec
   const h = harness({ external: (u) => u.replace('127.0.0.1', 'localhost') });
   assert.equal(await signIn(h.deps), true, JSON.stringify(h.vs.shown));
   assert.match(new URL(h.opened[0]).searchParams.get('redirect_uri')!, /^http:\/\/localhost:\d+\/oauth2callback$/);
+});
+
+test('code-server: its asExternalUri answers only its /proxy/<port>/ address, the callback path is put back, and the sign-in comes through its proxy', async () => {
+  // code-server's proxy: /proxy/<port>/<rest> → http://127.0.0.1:<port>/<rest> (the prefix stripped).
+  const proxied: string[] = [];
+  const proxy = http.createServer((req, res) => {
+    const m = /^\/proxy\/(\d+)(\/.*)$/.exec(req.url ?? '');
+    if (!m) return void res.writeHead(404).end();
+    proxied.push(m[2].split('?')[0]);
+    const inner = http.get({ host: '127.0.0.1', port: Number(m[1]), path: m[2] }, (r) => {
+      res.writeHead(r.statusCode ?? 502, r.headers);
+      r.pipe(res);
+    });
+    inner.on('error', () => res.writeHead(502).end());
+  });
+  await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', () => r()));
+  try {
+    const proxyPort = (proxy.address() as AddressInfo).port;
+    const h = harness({ external: (u) => `http://127.0.0.1:${proxyPort}/proxy/${new URL(u).port}/` });
+    assert.equal(await signIn(h.deps), true, JSON.stringify(h.vs.shown));
+    assert.match(new URL(h.opened[0]).searchParams.get('redirect_uri')!, new RegExp(`^http://127\\.0\\.0\\.1:${proxyPort}/proxy/\\d+/oauth2callback$`));
+    assert.deepEqual(proxied, ['/oauth2callback']);
+    assert.ok((await readStoredTokens(h.deps.secrets))?.refreshToken);
+  } finally {
+    await new Promise((r) => proxy.close(r));
+  }
+});
+
+test('forwardedRedirect keeps a forwarded address that has the path, and adds the path to one that lost it', () => {
+  const loopback = 'http://127.0.0.1:41234/oauth2callback';
+  assert.equal(forwardedRedirect(loopback, 'http://localhost:5000/oauth2callback'), 'http://localhost:5000/oauth2callback');
+  assert.equal(forwardedRedirect(loopback, 'https://cs.example/proxy/41234/'), 'https://cs.example/proxy/41234/oauth2callback');
+  assert.equal(forwardedRedirect(loopback, 'https://cs.example/proxy/41234'), 'https://cs.example/proxy/41234/oauth2callback');
+  assert.equal(forwardedRedirect(loopback, 'https://cs.example/'), 'https://cs.example/oauth2callback');
+  assert.equal(forwardedRedirect(loopback, 'not a url'), 'not a url'); // the daemon refuses it with a message
 });
 
 test('an editor that never answers asExternalUri does not stall the sign-in: the loopback address is used', async () => {

@@ -88,6 +88,25 @@ export async function restoreDriveAccount(deps: DriveAuthDeps): Promise<boolean>
   return true;
 }
 
+/**
+ * The forwarded address of the listener's callback. code-server's asExternalUri answers only
+ * its proxy for the port (`http://host/proxy/<port>/`) and drops the path, which its proxy
+ * then strips again on the way in: put the callback path (`/oauth2callback`) back.
+ */
+export function forwardedRedirect(loopback: string, external: string): string {
+  let l: URL;
+  let e: URL;
+  try {
+    l = new URL(loopback);
+    e = new URL(external);
+  } catch {
+    return external; // the daemon checks it and says what is wrong
+  }
+  if (e.pathname.endsWith(l.pathname)) return external;
+  e.pathname = e.pathname.replace(/\/+$/, '') + l.pathname;
+  return e.toString();
+}
+
 /** colab.driveSignIn: true when signed in. */
 export async function signIn(deps: DriveAuthDeps): Promise<boolean> {
   const v = deps.vscode;
@@ -111,7 +130,7 @@ export async function signIn(deps: DriveAuthDeps): Promise<boolean> {
     const timer = setTimeout(() => giveUp(undefined), asExternalUriWaitMs);
     const external = await Promise.race([v.env.asExternalUri(loopback), new Promise<undefined>((r) => (giveUp = r))]).finally(() => clearTimeout(timer));
     if (external && external.toString(true) !== loopback.toString(true)) {
-      flow = await deps.daemon.request<DriveSignInBeginResult>(methods.driveSignInRedirect.name, { flowId: flow.flowId, redirectUri: external.toString(true) });
+      flow = await deps.daemon.request<DriveSignInBeginResult>(methods.driveSignInRedirect.name, { flowId: flow.flowId, redirectUri: forwardedRedirect(flow.loopbackUri, external.toString(true)) });
     }
     const tokens = await v.window.withProgress(
       { location: v.ProgressLocation.Notification, title: 'Signing in to Google Drive: finish in the browser…', cancellable: true },
