@@ -119,13 +119,21 @@ describe('Runtimes in VS Code (code-server)', { timeout: 10 * 60_000 }, () => {
     await openNotebook(vs, 'loop2.ipynb');
     await vs.page.locator('.notebook-toolbar-container >> visible=true').getByText('Run All', { exact: true }).first().click();
     await waitFor('the loop to start', async () => ((await allText(vs)).includes('looping again') ? true : undefined), async () => (await allText(vs)).slice(-300), 4 * timeoutMs);
-    // Focus the cell, leave its text editor (command mode), then the chord.
-    await vs.page.locator('.notebook-editor >> visible=true').locator('.cell-editor-container').first().click();
-    await vs.page.keyboard.press('Escape');
-    await vs.page.keyboard.press('Control+M');
-    await vs.page.keyboard.press('i');
-    await waitFor('a new KeyboardInterrupt in the output', async () => ((await interrupts()) > before ? true : undefined),
-      async () => (await allText(vs)).slice(-400), 2 * timeoutMs);
+    // Focus the cell, leave its text editor (command mode), then the chord. On a loaded machine a key
+    // can land before the focus has moved; interrupting twice is harmless, so the chord is pressed
+    // again every 15 s until the interrupt shows (what is tested is that the chord interrupts at all).
+    let pressed = 0;
+    await waitFor('a new KeyboardInterrupt in the output', async () => {
+      if ((await interrupts()) > before) return true;
+      if (Date.now() - pressed > 15_000) {
+        pressed = Date.now();
+        await vs.page.locator('.notebook-editor >> visible=true').locator('.cell-editor-container').first().click();
+        await vs.page.keyboard.press('Escape');
+        await vs.page.keyboard.press('Control+M');
+        await vs.page.keyboard.press('i');
+      }
+      return undefined;
+    }, async () => (await allText(vs)).slice(-400), 2 * timeoutMs);
   });
 
   scenario('3c-display-across-cells', 'a display shown by one cell is updated in place by the next cell (update_display_data across cells)', async () => {
