@@ -185,7 +185,8 @@ public static class ArchiveExtractor
                         queue.Add(new ZipWork(i, null), stop.Token);
                         continue;
                     }
-                    // One byte more than the header says: an entry that inflates to more is refused.
+                    // One byte more than the header says: an entry that inflates to more is refused (.NET stops at
+                    // the declared size today; this keeps the size limit honest if that changes).
                     var room = (int)entry.Length + 1;
                     if (batch.Used + room > batch.Buffer.Length || batch.Files.Count == BatchFiles)
                     {
