@@ -5,7 +5,7 @@
 // (colab/drive/get|put|copyToRuntime with a workDoneToken), which is the path the extension takes.
 // 1. Download and upload of one large file through the Drive v3 stand-in: `colab drive get|put --api`
 //    (ranged download + md5 verification; resumable upload in 8 MiB chunks + md5) vs curl on the
-//    same endpoints (one plain GET; one PUT of the whole body to a resumable session, no md5).
+//    same endpoints (one plain GET; one PUT of the whole file, streamed with -T, to a resumable session, no md5).
 // 2. Listing a 50,000-item folder: time to the first page and to all items (`colab drive ls --api`).
 // 3. Dataset to runtime: `colab drive cp-to-runtime` of a 10,000-file zip from a mounted folder
 //    (copy to local disk + md5 + safe extraction) vs Info-ZIP `unzip -q` of the same archive.
@@ -103,7 +103,7 @@ try {
       const r = await fetch(`${base}upload/drive/v3/files?uploadType=resumable`, { method: 'POST', headers: { Authorization: 'Bearer test-token', 'Content-Type': 'application/json' }, body: '{"name":"curl.bin"}' });
       const loc = r.headers.get('location');
       const size = fs.statSync(dl).size;
-      return run('curl', ['-sf', '-X', 'PUT', '--data-binary', `@${dl}`, '-H', `Content-Range: bytes 0-${size - 1}/${size}`, '-H', 'Expect:', '-o', '/dev/null', loc]);
+      return run('curl', ['-sf', '-X', 'PUT', '-T', dl, '-H', `Content-Range: bytes 0-${size - 1}/${size}`, '-H', 'Expect:', '-o', '/dev/null', loc]);
     };
     let colabPut = Infinity, daemonPut = Infinity, peerPut = Infinity;
     for (let i = 0; i < 3; i++) {
