@@ -52,24 +52,26 @@ public static class ArchiveExtractor
 
     private static async Task<ExtractResult> ExtractZipAsync(string archive, string target, ExtractLimits limits, IProgress<long>? progress, CancellationToken cancellationToken)
     {
-        List<(string Name, string Dest, bool Dir)> plan;
-        using (var zip = ZipFile.OpenRead(archive))
+        // A dataset archive of up to 256 MiB is read once into memory: a FileStream under ZipArchive
+        // costs an fstat for every Length check and a seek per entry.
+        var bytes = new FileInfo(archive).Length <= InMemoryArchiveBytes ? await File.ReadAllBytesAsync(archive, cancellationToken).ConfigureAwait(false) : null;
+        ZipArchive Open() => bytes is null ? ZipFile.OpenRead(archive) : new ZipArchive(new MemoryStream(bytes, writable: false), ZipArchiveMode.Read);
+        using var zip = Open();
+        if (zip.Entries.Count > limits.MaxEntries)
         {
-            if (zip.Entries.Count > limits.MaxEntries)
+            throw new DriveException(DriveErrorKind.Unsafe, $"The archive has {zip.Entries.Count} entries, more than the limit of {limits.MaxEntries}.");
+        }
+        var entries = zip.Entries;
+        var plan = new List<(string Name, string Dest, bool Dir)>(entries.Count);
+        foreach (var e in entries)
+        {
+            // Unix mode lives in the high 16 bits of the external attributes; 0xA000 is a symlink.
+            if (((e.ExternalAttributes >> 16) & 0xF000) == 0xA000)
             {
-                throw new DriveException(DriveErrorKind.Unsafe, $"The archive has {zip.Entries.Count} entries, more than the limit of {limits.MaxEntries}.");
+                throw new DriveException(DriveErrorKind.Unsafe, $"The archive holds a symbolic link ('{e.FullName}'); it was not extracted.");
             }
-            plan = new List<(string, string, bool)>(zip.Entries.Count);
-            foreach (var e in zip.Entries)
-            {
-                // Unix mode lives in the high 16 bits of the external attributes; 0xA000 is a symlink.
-                if (((e.ExternalAttributes >> 16) & 0xF000) == 0xA000)
-                {
-                    throw new DriveException(DriveErrorKind.Unsafe, $"The archive holds a symbolic link ('{e.FullName}'); it was not extracted.");
-                }
-                var dir = e.FullName.EndsWith('/') || e.FullName.EndsWith('\\');
-                plan.Add((e.FullName, Destination(target, e.FullName), dir));
-            }
+            var dir = e.FullName.EndsWith('/') || e.FullName.EndsWith('\\');
+            plan.Add((e.FullName, Destination(target, e.FullName), dir));
         }
         var dirs = new HashSet<string>(StringComparer.Ordinal);
         foreach (var (_, dest, dir) in plan)
@@ -80,8 +82,6 @@ public static class ArchiveExtractor
         {
             EnsureRealDirectory(target, d);
         }
-        long written = 0;
-        var files = 0;
         // An archive may name the same file twice: the last one wins (as with unzip -o), and no two workers write one file.
         var last = new Dictionary<string, int>(StringComparer.Ordinal);
         for (var i = 0; i < plan.Count; i++)
@@ -96,49 +96,174 @@ public static class ArchiveExtractor
             }
         }
         var indexes = last.Values.Order().ToArray();
-        // Creating small files is mostly waiting in the kernel, so a few more workers than cores pay
-        // off; each has its own reader (the central directory gives random access).
+
+        // One reader inflates the small entries in archive order, in batches, and writers create the
+        // files: creating a file is mostly waiting in the kernel, so a few more writers than cores pay
+        // off. The central directory is parsed once (a reader per worker parsed it once each: with
+        // 10,000 entries that was most of the CPU time). A large entry goes to a writer whole, which
+        // inflates it with a reader of its own, so big files still inflate in parallel.
         var workers = Math.Clamp(Environment.ProcessorCount * 2, 2, 16);
-        // A dataset archive of up to 256 MiB is read once into memory and shared by the workers:
-        // a FileStream under ZipArchive costs an fstat for every Length check and a seek per entry.
-        var bytes = new FileInfo(archive).Length <= InMemoryArchiveBytes ? await File.ReadAllBytesAsync(archive, cancellationToken).ConfigureAwait(false) : null;
-        try
+        long written = 0;
+        var files = 0;
+        void Count(long n, string name)
         {
-            await Task.Run(() => Parallel.For(0, workers, new ParallelOptions { CancellationToken = cancellationToken, MaxDegreeOfParallelism = workers }, w =>
+            if (Interlocked.Add(ref written, n) > limits.MaxBytes)
             {
-                using var zip = bytes is null ? ZipFile.OpenRead(archive) : new ZipArchive(new MemoryStream(bytes, writable: false), ZipArchiveMode.Read);
-                var entries = zip.Entries;
-                var buffer = GC.AllocateUninitializedArray<byte>(256 * 1024);
-                for (var k = w; k < indexes.Length; k += workers)
+                throw new DriveException(DriveErrorKind.Unsafe, $"The archive expands to more than {limits.MaxBytes} bytes; extraction stopped (at '{Printable(name)}').");
+            }
+        }
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        using var queue = new System.Collections.Concurrent.BlockingCollection<ZipWork>(boundedCapacity: workers);
+        var writers = new Task[workers];
+        for (var w = 0; w < workers; w++)
+        {
+            writers[w] = Task.Run(() =>
+            {
+                ZipArchive? own = null;
+                var buffer = (byte[]?)null;
+                try
                 {
-                    cancellationToken.ThrowIfCancellationRequested();
-                    var i = indexes[k];
-                    using var input = entries[i].Open();
-                    using var output = CreateFile(plan[i].Dest);
-                    long at = 0;
-                    int n;
-                    while ((n = input.ReadAtLeast(buffer, buffer.Length, throwOnEndOfStream: false)) > 0)
+                    foreach (var work in queue.GetConsumingEnumerable(stop.Token))
                     {
-                        if (Interlocked.Add(ref written, n) > limits.MaxBytes)
+                        if (work.Batch is { } batch)
                         {
-                            throw new DriveException(DriveErrorKind.Unsafe, $"The archive expands to more than {limits.MaxBytes} bytes; extraction stopped.");
+                            foreach (var (dest, start, length) in batch.Files)
+                            {
+                                stop.Token.ThrowIfCancellationRequested();
+                                using var output = CreateFile(dest);
+                                if (length > 0)
+                                {
+                                    RandomAccess.Write(output, batch.Buffer.AsSpan(start, length), 0);
+                                }
+                                Interlocked.Increment(ref files);
+                            }
+                            System.Buffers.ArrayPool<byte>.Shared.Return(batch.Buffer);
                         }
-                        RandomAccess.Write(output, buffer.AsSpan(0, n), at);
-                        at += n;
+                        else
+                        {
+                            own ??= Open();
+                            buffer ??= GC.AllocateUninitializedArray<byte>(256 * 1024);
+                            var i = work.Index;
+                            using var input = own.Entries[i].Open();
+                            using var output = CreateFile(plan[i].Dest);
+                            long at = 0;
+                            int n;
+                            while ((n = input.ReadAtLeast(buffer, buffer.Length, throwOnEndOfStream: false)) > 0)
+                            {
+                                stop.Token.ThrowIfCancellationRequested();
+                                Count(n, plan[i].Name);
+                                RandomAccess.Write(output, buffer.AsSpan(0, n), at);
+                                at += n;
+                            }
+                            Interlocked.Increment(ref files);
+                            progress?.Report(Interlocked.Read(ref written));
+                        }
                     }
-                    Interlocked.Increment(ref files);
+                }
+                catch
+                {
+                    stop.Cancel();
+                    throw;
+                }
+                finally
+                {
+                    own?.Dispose();
+                }
+            }, CancellationToken.None);
+        }
+        var reader = Task.Run(() =>
+        {
+            try
+            {
+                var batch = new ZipBatch();
+                foreach (var i in indexes)
+                {
+                    stop.Token.ThrowIfCancellationRequested();
+                    var entry = entries[i];
+                    if (entry.Length > SmallEntryBytes)
+                    {
+                        queue.Add(new ZipWork(i, null), stop.Token);
+                        continue;
+                    }
+                    // One byte more than the header says: an entry that inflates to more is refused (.NET stops at
+                    // the declared size today; this keeps the size limit honest if that changes).
+                    var room = (int)entry.Length + 1;
+                    if (batch.Used + room > batch.Buffer.Length || batch.Files.Count == BatchFiles)
+                    {
+                        queue.Add(new ZipWork(-1, batch), stop.Token);
+                        batch = new ZipBatch();
+                    }
+                    using var input = entry.Open();
+                    var n = input.ReadAtLeast(batch.Buffer.AsSpan(batch.Used, room), room, throwOnEndOfStream: false);
+                    if (n > entry.Length)
+                    {
+                        throw new DriveException(DriveErrorKind.Unsafe, $"The archive entry '{Printable(plan[i].Name)}' expands to more than its header says; extraction stopped.");
+                    }
+                    Count(n, plan[i].Name);
+                    batch.Files.Add((plan[i].Dest, batch.Used, n));
+                    batch.Used += n;
                     progress?.Report(Interlocked.Read(ref written));
                 }
-            }), cancellationToken).ConfigureAwait(false);
-        }
-        catch (AggregateException e) when (e.InnerExceptions.Count > 0)
+                if (batch.Files.Count > 0)
+                {
+                    queue.Add(new ZipWork(-1, batch), stop.Token);
+                }
+                else
+                {
+                    System.Buffers.ArrayPool<byte>.Shared.Return(batch.Buffer);
+                }
+            }
+            catch
+            {
+                stop.Cancel();
+                throw;
+            }
+            finally
+            {
+                queue.CompleteAdding();
+            }
+        }, CancellationToken.None);
+        try
         {
-            // The first worker's failure is the one to report (a DriveException says what was unsafe).
-            var first = e.Flatten().InnerExceptions.FirstOrDefault(x => x is DriveException) ?? e.Flatten().InnerExceptions[0];
-            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(first);
+            await Task.WhenAll([reader, .. writers]).ConfigureAwait(false);
+        }
+        catch
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            // The first real failure is the one to report (a DriveException says what was unsafe);
+            // the others are the cancellations it caused.
+            var all = writers.Prepend(reader).Where(t => t.IsFaulted).SelectMany(t => t.Exception!.InnerExceptions).ToList();
+            var first = all.FirstOrDefault(x => x is DriveException) ?? all.FirstOrDefault(x => x is not OperationCanceledException) ?? all.FirstOrDefault();
+            if (first is InvalidDataException bad)
+            {
+                throw new DriveException(DriveErrorKind.InvalidInput, $"The archive is damaged: {bad.Message}", bad);
+            }
+            if (first is not null)
+            {
+                System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(first);
+            }
+            throw;
         }
         return new ExtractResult(target, files, written, false);
     }
+
+    /// <summary>Entries up to this size (by their header) are inflated by the reader into batches.</summary>
+    private const int SmallEntryBytes = 256 * 1024;
+
+    private const int BatchFiles = 64;
+
+    /// <summary>Inflated small files, back to back in one pooled buffer, for one writer.</summary>
+    private sealed class ZipBatch
+    {
+        public byte[] Buffer { get; } = System.Buffers.ArrayPool<byte>.Shared.Rent(4 * SmallEntryBytes);
+
+        public int Used { get; set; }
+
+        public List<(string Dest, int Start, int Length)> Files { get; } = new(BatchFiles);
+    }
+
+    /// <summary>A writer's next job: a batch of small files, or one large entry by index.</summary>
+    private readonly record struct ZipWork(int Index, ZipBatch? Batch);
 
     private static async Task<ExtractResult> ExtractTarAsync(string archive, string target, ExtractLimits limits, IProgress<long>? progress, CancellationToken cancellationToken)
     {

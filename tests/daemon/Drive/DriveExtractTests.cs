@@ -78,4 +78,61 @@ public sealed class DriveExtractTests : IDisposable
             Assert.Equal(text, await File.ReadAllTextAsync(Path.Combine(target, entry)));
         }
     }
+
+    [Fact]
+    public async Task Extract_AnEntryLongerThanItsHeaderSays_NeverLandsWithMoreBytes()
+    {
+        // The size limit counts inflated bytes; a header that lies must not let more through than it
+        // declares (.NET's entry stream stops at the declared size; the extractor also refuses more).
+        var zip = Zip("liar.zip", ("a.txt", new string('x', 5000)), ("b.txt", "fine"));
+        var bytes = await File.ReadAllBytesAsync(zip);
+        var patched = 0;
+        for (var i = 0; i + 46 < bytes.Length; i++)
+        {
+            var sig = BitConverter.ToUInt32(bytes, i);
+            if (sig == 0x04034b50 && bytes[i + 30] == (byte)'a')
+            {
+                BitConverter.TryWriteBytes(bytes.AsSpan(i + 22, 4), 10u);
+                patched++;
+            }
+            else if (sig == 0x02014b50 && bytes[i + 46] == (byte)'a')
+            {
+                BitConverter.TryWriteBytes(bytes.AsSpan(i + 24, 4), 10u);
+                patched++;
+            }
+        }
+        Assert.Equal(2, patched);
+        await File.WriteAllBytesAsync(zip, bytes);
+        var target = Path.Combine(_dir, "out");
+        try
+        {
+            var r = await ArchiveExtractor.ExtractAsync(zip, target, null, null, null, CancellationToken.None);
+            Assert.Equal(10 + 4, r.Bytes);
+            Assert.Equal(new string('x', 10), await File.ReadAllTextAsync(Path.Combine(target, "a.txt")));
+        }
+        catch (DriveException e)
+        {
+            Assert.True(e.Kind is DriveErrorKind.Unsafe or DriveErrorKind.InvalidInput, e.Message);
+            Assert.False(File.Exists(Path.Combine(target, ArchiveExtractor.MarkerName)));
+        }
+    }
+
+    [Fact]
+    public async Task Extract_LargeAndSmallEntriesMixed_AllArriveIntact()
+    {
+        // Entries over the batch size go to a writer whole (with a reader of its own); the rest are batched.
+        var big = string.Concat(Enumerable.Range(0, 40_000).Select(i => $"{i:D8},"));
+        var entries = new List<(string, string)> { ("big/first.csv", big) };
+        entries.AddRange(Enumerable.Range(0, 300).Select(i => ($"s/{i}.txt", new string('k', i * 7))));
+        entries.Add(("big/second.csv", big[..(big.Length / 2)] + "tail"));
+        var zip = Zip("mixed.zip", [.. entries]);
+        var target = Path.Combine(_dir, "out");
+        var r = await ArchiveExtractor.ExtractAsync(zip, target, null, null, null, CancellationToken.None);
+        Assert.Equal(entries.Count, r.Files);
+        Assert.Equal(entries.Sum(e => (long)e.Item2.Length), r.Bytes);
+        foreach (var (entry, text) in entries)
+        {
+            Assert.Equal(text, await File.ReadAllTextAsync(Path.Combine(target, entry)));
+        }
+    }
 }
