@@ -45,6 +45,9 @@ console.log(`  save, synchronous    colab sync ${f(m.sync_save)} ms   ratio ${f(
 console.log(`  training loop        ${ck.loop.steps} steps, checkpoint every ${ck.loop.every}, ${ck.loop.rounds} rounds: colab async ${f(lm.async)} ms   torch.save ${f(lm['torch.save'])} ms   ratio ${f(lm.async / lm['torch.save'])}x`);
 console.log(`                       colab sync ${f(lm.sync)} ms   durable hand-written ${f(lm.durable)} ms   no checkpoint ${f(lm.none)} ms`);
 console.log(`  resume               colab ${f(m.ours_load)} ms   torch.load ${f(m.plain_load)} ms   ratio ${f(ck.load_ratio)}x (target <= 1.1)`);
+const b = ck.min_ms, br = ck.min_ratios;
+console.log(`quietest round of each (min): loop blocked ${f(b.async_block)} vs torch.save ${f(b.plain_save)} ms (${f(br.block)}x); ` +
+  `to durable ${f(b.async_durable)} vs ${f(b.durable_save)} ms (${f(br.durable)}x); resume ${f(b.ours_load)} vs ${f(b.plain_load)} ms (${f(br.load)}x)`);
 if (runs === 0) process.exit(0);
 console.log(`example ${epochs} epochs on CPU, ${runs} runs each, median steps/s`);
 console.log(`  supervised ${f(median(supervised))}   bare ${f(median(bare))}   ratio ${f(median(supervised) / median(bare))}x (target >= 0.98)`);

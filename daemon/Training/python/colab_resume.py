@@ -29,6 +29,7 @@ import hashlib
 import io
 import json
 import os
+import queue
 import random
 import signal
 import sys
@@ -153,6 +154,69 @@ def read_manifest(directory: str) -> Optional[Manifest]:
         raise CheckpointError(f"{path} is not a valid checkpoint manifest: {e}") from None
 
 
+class _Job:
+    """One piece of work for a _Worker: its result or error once ``done`` is set."""
+
+    def __init__(self, fn):
+        self.fn = fn
+        self.result: Any = None
+        self.error: Optional[BaseException] = None
+        self.done = threading.Event()
+
+    def wait(self) -> Any:
+        self.done.wait()
+        if self.error is not None:
+            raise self.error
+        return self.result
+
+
+class _Worker:
+    """A thread started once and fed through a queue: handing it work costs a queue put, not a thread start
+    (Thread.start waits until the new thread runs, which on a busy machine is milliseconds)."""
+
+    def __init__(self, name: str):
+        self._queue: "queue.SimpleQueue[Optional[_Job]]" = queue.SimpleQueue()
+        # A daemon thread, so an idle worker never keeps the process alive; Run waits for its save at exit (atexit).
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._thread.start()
+
+    def submit(self, fn) -> _Job:
+        job = _Job(fn)
+        self._queue.put(job)
+        return job
+
+    def stop(self) -> None:
+        """Ends the thread once the work handed to it is done."""
+        self._queue.put(None)
+
+    def _run(self) -> None:
+        while True:
+            job = self._queue.get()
+            if job is None:
+                return
+            try:
+                job.result = job.fn()
+            except BaseException as e:  # handed to whoever waits for the job
+                job.error = e
+            finally:
+                job.done.set()
+
+
+def _thread_submit(fn) -> _Job:
+    """_Worker.submit without a worker: one thread for one job."""
+    job = _Job(fn)
+
+    def run():
+        try:
+            job.result = fn()
+        except BaseException as e:
+            job.error = e
+        finally:
+            job.done.set()
+    threading.Thread(target=run, name="colab_resume-verify", daemon=True).start()
+    return job
+
+
 class CheckpointStore:
     """One checkpoint directory of one model: commit, load-newest-that-verifies, prune."""
 
@@ -249,37 +313,35 @@ class CheckpointStore:
             return e, data
         return None
 
-    def load_newest_parsed(self, parse):
+    def load_newest_parsed(self, parse, submit=None):
         """(entry, parse(bytes)) of the newest checkpoint whose size and sha256 verify; None when there is none.
 
-        The file is read once; its sha256 is computed on a helper thread while ``parse`` (e.g. torch.load)
-        runs on this one. A result whose hash then fails is discarded and the previous checkpoint tried,
-        so nothing unverified is ever returned. ``parse`` errors of a verified payload propagate."""
+        The file is read once; its sha256 is computed in the background (``submit``: a function that runs a
+        callable off this thread, by default a new thread) while ``parse`` (e.g. torch.load) runs on this one;
+        hashlib releases the GIL, so the two overlap. A result whose hash then fails is discarded and the
+        previous checkpoint tried, so nothing unverified is ever returned. ``parse`` errors of a verified
+        payload propagate."""
         for e, data in self._candidates():
             if len(data) < _OVERLAP_HASH_BYTES:
                 if hashlib.sha256(data).hexdigest() != e.sha256:
                     self._corrupt(e)
                     continue
                 return e, parse(data)
-            digest: List[str] = []
-            hasher = threading.Thread(target=lambda d=data: digest.append(hashlib.sha256(d).hexdigest()),
-                                      name="colab_resume-verify", daemon=True)
-            # The hasher needs the GIL only to start and to hand back its digest; with the default 5 ms
-            # switch interval each of those hand-offs waits for parse() to yield, which costs more than
-            # the hash itself. A short interval for the few milliseconds of the overlap avoids that.
+            # The hasher needs the GIL only to pick up its job and to hand back the digest; with the default
+            # 5 ms switch interval each of those waits for parse() to yield, which costs more than the hash.
             interval = sys.getswitchinterval()
-            sys.setswitchinterval(min(interval, 0.0001))
-            parsed, error = None, None
+            sys.setswitchinterval(min(interval, 0.0002))
             try:
-                hasher.start()
+                digest = (submit or _thread_submit)(lambda d=data: hashlib.sha256(d).hexdigest())
+                parsed, error = None, None
                 try:
                     parsed = parse(data)
                 except Exception as err:  # judged only once the hash says the bytes are the committed ones
                     error = err
-                hasher.join()
+                hexdigest = digest.wait()
             finally:
                 sys.setswitchinterval(interval)
-            if not digest or digest[0] != e.sha256:
+            if hexdigest != e.sha256:
                 self._corrupt(e)
                 continue
             if error is not None:
@@ -404,16 +466,6 @@ def apply_state(data: bytes, model_id, model, optimizer=None, scheduler=None, sc
     return apply_parsed(parse_state(data, map_location), model_id, model, optimizer, scheduler, scaler)
 
 
-class _PendingSave:
-    """The one checkpoint being written in the background: its thread, and its result or error."""
-
-    def __init__(self, step: int):
-        self.step = step
-        self.entry: Optional[Entry] = None
-        self.error: Optional[BaseException] = None
-        self.thread: Optional[threading.Thread] = None
-
-
 class Run:
     """One attempt of a supervised (or bare) training run: env contract, SIGTERM, metrics, checkpoints.
 
@@ -441,7 +493,10 @@ class Run:
         self._t0 = time.monotonic()
         self._samples = 0
         self._last_ckpt_step = 0
-        self._pending: Optional[_PendingSave] = None
+        self._pending: Optional[_Job] = None
+        self._pending_step = 0
+        # Started now, not at the first save: the loop never waits for a thread to start.
+        self._worker = _Worker(f"colab_resume-{model_id}") if (self.store is not None and async_save) or resume_from else None
         signal.signal(signal.SIGTERM, self._on_term)
         import atexit
         atexit.register(self._at_exit)
@@ -477,7 +532,8 @@ class Run:
             store.directory, store.model_id, store.keep = src_dir, self.model_id, 1
         if store is None:
             return TrainState()
-        found = store.load_newest_parsed(lambda data: parse_state(data, map_location))
+        found = store.load_newest_parsed(lambda data: parse_state(data, map_location),
+                                         self._worker.submit if self._worker is not None else None)
         if found is None:
             return TrainState()
         entry, state = found
@@ -514,13 +570,11 @@ class Run:
             self._last_ckpt_step = step
             return entry
         state = snapshot_state(self.model_id, step, ep, model, optimizer, scheduler, scaler, extra)
-        pending = _PendingSave(step)
-        # Not a daemon thread: the interpreter waits for it at exit, so a save in flight is never cut short.
-        pending.thread = threading.Thread(target=self._commit_in_background, args=(pending, state, step, ep),
-                                          name=f"colab_resume-save-{step}", daemon=False)
-        self._pending = pending
+        if self._worker is None:
+            self._worker = _Worker(f"colab_resume-{self.model_id}")
+        self._pending = self._worker.submit(lambda: self._commit(_serialize(state), step, ep))
+        self._pending_step = step
         self._last_ckpt_step = step
-        pending.thread.start()
         return None
 
     def _commit(self, payload: bytes, step: int, epoch: int) -> Entry:
@@ -528,44 +582,44 @@ class Run:
         self.log({"event": "checkpoint", "step": step, "epoch": epoch, "size": entry.size})
         return entry
 
-    def _commit_in_background(self, pending: _PendingSave, state: Dict[str, Any], step: int, epoch: int) -> None:
-        try:
-            pending.entry = self._commit(_serialize(state), step, epoch)
-        except BaseException as e:  # surfaced by the next save/wait/close
-            pending.error = e
-
     def wait(self) -> Optional[Entry]:
         """Waits for the checkpoint in flight (if any) to be committed; its Entry, or None when there was none.
         Raises CheckpointError when that background save failed."""
         pending = self._pending
         if pending is None:
             return None
-        if pending.thread is not None:
-            pending.thread.join()
+        pending.done.wait()
         self._pending = None
         if pending.error is not None:
             e = pending.error
             if isinstance(e, CheckpointError):
                 raise CheckpointError(f"the background save failed: {e}") from None
-            raise CheckpointError(f"the background save of checkpoint step {pending.step} failed: "
+            raise CheckpointError(f"the background save of checkpoint step {self._pending_step} failed: "
                                   f"{type(e).__name__}: {e}; the previous checkpoints are intact") from e
-        return pending.entry
+        return pending.result
 
     def close(self) -> None:
         """Waits for the save in flight (raising its error) and closes the metrics file."""
         try:
             self.wait()
         finally:
+            if self._worker is not None:
+                self._worker.stop()
+                self._worker = None
             if self._metrics is not None:
                 with self._metrics_lock:
                     self._metrics.close()
                     self._metrics = None
 
     def _at_exit(self) -> None:
-        # Non-daemon save threads have been joined by now; say so if an error was never raised to the loop.
+        # The interpreter is exiting (the script returned, sys.exit, an uncaught exception): let the save in
+        # flight finish — the worker is a daemon thread and would otherwise be cut short — and say if it failed.
         pending = self._pending
-        if pending is not None and pending.error is not None:
-            _log(f"the background save of checkpoint step {pending.step} failed and the run exited before it "
+        if pending is None:
+            return
+        pending.done.wait()
+        if pending.error is not None:
+            _log(f"the background save of checkpoint step {self._pending_step} failed and the run exited before it "
                  f"was reported: {pending.error}")
 
     def log(self, record: Dict[str, Any]) -> None:
