@@ -313,6 +313,36 @@ public sealed class RemoteJobTests(RemoteJupyterFixture jupyter) : IClassFixture
     }
 
     [Fact]
+    public async Task Remote_Mirror_HostileManifestOnTheRuntime_IsRefused_NothingWrittenOutsideTheMirror()
+    {
+        var root = TempDirectory("remote-mirror-hostile");
+        var mirror = Path.Combine(TempDirectory("remote-mirror-hostile-dest"), "run");
+        // The runtime is another machine: its manifest names a path outside the checkpoint folder.
+        var ws = Workspace(("evil.py", """
+            import json, os, time
+            d = os.environ["COLAB_CHECKPOINT_DIR"]
+            open(os.path.join(d, "payload"), "wb").write(b"x" * 10)
+            doc = {"format": "colab-checkpoint/1", "model": "m", "checkpoints": [{"file": "../../../../escaped.pt", "step": 1, "epoch": 0,
+                   "time": "2026-01-01T00:00:00Z", "size": 10, "sha256": "0" * 64}]}
+            open(os.path.join(d, "manifest.json"), "w").write(json.dumps(doc))
+            time.sleep(3)
+            """));
+        await using var daemon = DaemonProcess.Start(environment: Env(root));
+        await daemon.InitializeAsync();
+        var runtimeId = await jupyter.ConnectAsync(daemon);
+
+        var id = await StartAsync(daemon, new TrainStartParams(["python3", "evil.py"], WorkingDirectory: ws, MaxRestarts: 0, RuntimeId: runtimeId, Mirror: mirror));
+        var info = await WaitStateAsync(daemon, id, Final);
+
+        Assert.True(info.GetProperty("state").GetString() == "succeeded", info.GetRawText());
+        Assert.Contains("is not a valid checkpoint manifest", info.GetProperty("mirrorError").GetString(), StringComparison.Ordinal);
+        Assert.Empty(Directory.EnumerateFileSystemEntries(mirror));
+        Assert.Empty(Directory.EnumerateFiles(Path.Combine(root, id, RemoteJobs.MirrorStaging)));
+        Assert.False(File.Exists(Path.GetFullPath(Path.Combine(root, id, RemoteJobs.MirrorStaging, "../../../../escaped.pt"))));
+        Assert.False(File.Exists(Path.GetFullPath(Path.Combine(mirror, "../../../../escaped.pt"))));
+    }
+
+    [Fact]
     public async Task Remote_Stop_SendsSigtermOnTheRuntime_TheWorkerCheckpointsAndTheJobIsStopped()
     {
         var root = TempDirectory("remote-stop");
