@@ -78,8 +78,7 @@ public static class CheckpointMirror
             // written there would land on the runtime's disk, not in Drive.
             throw new IOException($"the directory {mirror} is gone (unmounted?)");
         }
-        var store = new CheckpointStore(mirror, src.Model, keep);
-        var held = store.Verify().Where(v => v.Problem is null && !IsLink(Path.Combine(mirror, v.Entry.File))).Select(v => v.Entry).ToList();
+        var held = Held(mirror, src.Model, keep).ToList();
         var copied = 0;
         string? skipped = null;
         foreach (var e in src.Checkpoints.OrderByDescending(c => c.Step).Take(keep))
@@ -122,6 +121,27 @@ public static class CheckpointMirror
     }
 
     private const string Missing = "the job's copy is missing";
+
+    /// <summary>The checkpoints <paramref name="mirror"/> holds that verify (size and sha256) and are not links. Throws like <see cref="CheckpointStore.Verify"/> (another model's mirror, a malformed manifest).</summary>
+    public static IReadOnlyList<CheckpointEntry> Held(string mirror, string model, int keep)
+        => [.. new CheckpointStore(mirror, model, keep).Verify().Where(v => v.Problem is null && !IsLink(Path.Combine(mirror, v.Entry.File))).Select(v => v.Entry)];
+
+    /// <summary>The newest checkpoint of <paramref name="mirror"/> that verifies, with its manifest's model; null when none does.</summary>
+    public static (CheckpointEntry Entry, string Model, string Path)? NewestHeld(string mirror, int keep, Action<string> log)
+    {
+        if (NewestVerified([mirror], keep, log) is not { } path)
+        {
+            return null;
+        }
+        var manifest = Path.Combine(mirror, CheckpointStore.ManifestName);
+        var m = CheckpointStore.Parse(ReadSmall(manifest), manifest);
+        var name = Path.GetFileName(path);
+        return m.Checkpoints.FirstOrDefault(c => c.File == name) is { } e ? (e, m.Model, path) : null;
+    }
+
+    /// <summary>A manifest (the <c>colab-checkpoint/1</c> format) naming exactly <paramref name="entries"/>.</summary>
+    public static byte[] ManifestBytes(string model, IReadOnlyList<CheckpointEntry> entries)
+        => JsonSerializer.SerializeToUtf8Bytes(new CheckpointManifest(CheckpointStore.Format, model, entries), CheckpointJson.Default.CheckpointManifest);
 
     private static bool IsLink(string path) => new FileInfo(path).LinkTarget is not null;
 

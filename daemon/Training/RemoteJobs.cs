@@ -12,7 +12,16 @@ namespace Colab.Daemon.Training;
 
 /// <summary>Where a job on a remote runtime lives (paths relative to the Jupyter server's root).</summary>
 /// <param name="RuntimeUrl">The runtime's base URL (never a token): a later daemon re-attaches when a runtime with this URL is connected.</param>
-public sealed record RemoteJobSpec(string RuntimeUrl, string JobFolder, string CodeFolder, IReadOnlyList<string> SyncGlobs);
+/// <param name="CheckpointFolder">The checkpoint folder's name inside <paramref name="JobFolder"/>; null for jobs of earlier versions ("checkpoints", which the contents API cannot list: its URL is the API's own checkpoints route).</param>
+public sealed record RemoteJobSpec(string RuntimeUrl, string JobFolder, string CodeFolder, IReadOnlyList<string> SyncGlobs, string? CheckpointFolder = null)
+{
+    /// <summary>The folder name new jobs use.</summary>
+    public const string DefaultCheckpointFolder = "ckpt";
+
+    /// <summary>The checkpoint folder on the runtime, relative to the server's root.</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public string CheckpointPath => $"{JobFolder}/{CheckpointFolder ?? "checkpoints"}";
+}
 
 /// <summary>
 /// Training jobs on a connected remote Jupyter runtime. The workspace files the job needs are synced
@@ -86,7 +95,8 @@ public sealed class RemoteJobs : IDisposable
             throw new TrainingException($"training job '{spec.Id}' is already supervised");
         }
         var status = Update(dir, _jobs.ReadStatus(spec.Id) with { State = TrainingStates.Starting, SupervisorPid = Environment.ProcessId });
-        await LaunchAsync(spec, runtimeId, status.Restarts, resume: false, cancellationToken).ConfigureAwait(false);
+        var seeded = spec.Mirror is not null && await SeedFromMirrorAsync(spec, runtimeId, cancellationToken).ConfigureAwait(false);
+        await LaunchAsync(spec, runtimeId, status.Restarts, resume: seeded, cancellationToken).ConfigureAwait(false);
         Update(dir, status with { State = TrainingStates.Running });
         attached.Loop = Task.Run(() => SuperviseAsync(spec, attached, launchedNow: true));
     }
@@ -161,6 +171,8 @@ public sealed class RemoteJobs : IDisposable
         DateTime? termSent = null;
         var killed = false;
         var attemptsThisRun = 0;
+        var mirror = new MirrorState();
+        var mirrorNext = DateTime.MinValue;
         try
         {
             while (!ct.IsCancellationRequested)
@@ -205,6 +217,12 @@ public sealed class RemoteJobs : IDisposable
                         await _files.DownloadAsync(a.RuntimeId, $"{remote.JobFolder}/{name}", Path.Combine(dir, name), overwrite: true, cancellationToken: ct).ConfigureAwait(false);
                         sizes[name] = size;
                     }
+                }
+                if (spec.Mirror is not null && (DateTime.UtcNow >= mirrorNext || byName.ContainsKey("exit")))
+                {
+                    // Every 2 s while it runs, and once more when the worker has ended (its checkpoint on SIGTERM, its last one).
+                    mirrorNext = DateTime.UtcNow + MirrorInterval;
+                    await MirrorCheckpointsAsync(spec, a, mirror, ct).ConfigureAwait(false);
                 }
                 if (byName.TryGetValue("heartbeat", out var hb) && hb.LastModified != lastBeat)
                 {
@@ -308,6 +326,176 @@ public sealed class RemoteJobs : IDisposable
         }
     }
 
+    /// <summary>How often the checkpoint manifest on the runtime is looked at while the job has a mirror.</summary>
+    public static readonly TimeSpan MirrorInterval = TimeSpan.FromSeconds(2);
+
+    /// <summary>The local folder (in the job's directory) where payloads fetched from the runtime wait for <see cref="CheckpointMirror.Sync"/>; emptied after every pass.</summary>
+    public const string MirrorStaging = "mirror-staging";
+
+    private sealed class MirrorState
+    {
+        public (DateTimeOffset?, long?) Stamp { get; set; }
+        public long? Step { get; set; }
+        public string? Error { get; set; }
+    }
+
+    /// <summary>
+    /// Mirrors the job's checkpoints from the runtime: when the manifest there changed, it is fetched,
+    /// each of its newest <c>keep</c> payloads the mirror does not hold yet is fetched through the
+    /// contents API into <see cref="MirrorStaging"/>, and <see cref="CheckpointMirror.Sync"/> verifies
+    /// size and sha256 against that manifest and commits them into the mirror atomically (temp name,
+    /// fsync, rename, dir fsync, then the mirror's manifest; pruning last). A failure never touches what
+    /// the mirror holds; it is logged once, shown as mirrorError, and retried.
+    /// </summary>
+    private async Task MirrorCheckpointsAsync(TrainingJobSpec spec, Attached a, MirrorState state, CancellationToken ct)
+    {
+        var remoteDir = spec.Remote!.CheckpointPath;
+        var dir = _jobs.DirectoryOf(spec.Id);
+        var staging = Path.Combine(dir, MirrorStaging);
+        MirrorResult result;
+        (DateTimeOffset?, long?) stamp;
+        try
+        {
+            IReadOnlyList<RuntimeFileEntry> entries;
+            try
+            {
+                entries = await _files.ListAsync(a.RuntimeId, remoteDir, ct).ConfigureAwait(false);
+            }
+            catch (JupyterException e) when (e.Kind == JupyterErrorKind.NotFound)
+            {
+                return; // no checkpoint yet
+            }
+            if (entries.FirstOrDefault(e => e.Name == CheckpointStore.ManifestName && e.Type == "file") is not { } manifestEntry)
+            {
+                return;
+            }
+            stamp = (manifestEntry.LastModified, manifestEntry.Size);
+            if (stamp == state.Stamp)
+            {
+                return;
+            }
+            if (manifestEntry.Size is > 16 * 1024 * 1024)
+            {
+                throw new CheckpointException($"the checkpoint manifest on the runtime is too large ({manifestEntry.Size} bytes)");
+            }
+            Directory.CreateDirectory(staging);
+            var fetched = Path.Combine(staging, "." + CheckpointStore.ManifestName + ".fetched");
+            await _files.DownloadAsync(a.RuntimeId, $"{remoteDir}/{CheckpointStore.ManifestName}", fetched, overwrite: true, cancellationToken: ct).ConfigureAwait(false);
+            var raw = await File.ReadAllBytesAsync(fetched, ct).ConfigureAwait(false);
+            var manifest = CheckpointStore.Parse(raw, $"{remoteDir}/{CheckpointStore.ManifestName} on runtime {a.RuntimeId}");
+            IReadOnlyList<CheckpointEntry> held;
+            try
+            {
+                held = Directory.Exists(spec.Mirror) ? CheckpointMirror.Held(spec.Mirror!, manifest.Model, spec.CheckpointKeep) : [];
+            }
+            catch (CheckpointException)
+            {
+                held = []; // Sync says what is wrong with the mirror
+            }
+            var present = entries.Where(e => e.Type == "file").Select(e => e.Name).ToHashSet(StringComparer.Ordinal);
+            foreach (var e in manifest.Checkpoints.OrderByDescending(c => c.Step).Take(spec.CheckpointKeep))
+            {
+                if (held.Any(h => h.File == e.File && h.Size == e.Size && string.Equals(h.Sha256, e.Sha256, StringComparison.OrdinalIgnoreCase)) || !present.Contains(e.File))
+                {
+                    continue; // in the mirror already; or pruned on the runtime since the listing (Sync tells if that loses anything)
+                }
+                await _files.DownloadAsync(a.RuntimeId, $"{remoteDir}/{e.File}", Path.Combine(staging, e.File), overwrite: true, cancellationToken: ct).ConfigureAwait(false);
+            }
+            File.Move(fetched, Path.Combine(staging, CheckpointStore.ManifestName), overwrite: true);
+            result = CheckpointMirror.Sync(staging, spec.Mirror!, spec.CheckpointKeep);
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+            throw;
+        }
+        catch (Exception e) when (e is JupyterException or HttpRequestException or IOException or UnauthorizedAccessException or CheckpointException or ArgumentException or TargetExistsException)
+        {
+            // Fetching failed (the server restarts, the network blips, a file vanished): the same manifest is tried again.
+            stamp = state.Stamp;
+            result = new MirrorResult(0, null, $"mirroring to {spec.Mirror} failed: fetching from the runtime: {e.Message}; trying again");
+        }
+        finally
+        {
+            EmptyStaging(staging);
+        }
+        state.Stamp = stamp;
+        if (result.Copied > 0)
+        {
+            Log(dir, $"mirrored {result.Copied} checkpoint(s) from the runtime to {spec.Mirror} (newest step {result.NewestStep})");
+        }
+        if (result.Error is not null && result.Error != state.Error)
+        {
+            Log(dir, result.Error);
+        }
+        else if (result.Error is null && state.Error is not null)
+        {
+            Log(dir, $"mirroring to {spec.Mirror} works again");
+        }
+        var changed = result.Error != state.Error || (result.NewestStep ?? state.Step) != state.Step;
+        state.Error = result.Error;
+        state.Step = result.NewestStep ?? state.Step;
+        if (changed)
+        {
+            Update(dir, _jobs.ReadStatus(spec.Id) with { MirroredStep = state.Step, MirrorError = state.Error });
+        }
+    }
+
+    private static void EmptyStaging(string staging)
+    {
+        try
+        {
+            if (Directory.Exists(staging))
+            {
+                foreach (var f in Directory.EnumerateFiles(staging))
+                {
+                    File.Delete(f);
+                }
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // emptied at the next pass
+        }
+    }
+
+    /// <summary>
+    /// A new job with a mirror on a runtime that has none of its checkpoints (a fresh runtime after the
+    /// old one is gone): the mirror's newest checkpoint that verifies is uploaded into the job's checkpoint
+    /// folder there — payload first, then a manifest naming it — so the worker resumes from it. True when seeded.
+    /// </summary>
+    private async Task<bool> SeedFromMirrorAsync(TrainingJobSpec spec, string runtimeId, CancellationToken cancellationToken)
+    {
+        var dir = _jobs.DirectoryOf(spec.Id);
+        (CheckpointEntry Entry, string Model, string Path)? newest;
+        try
+        {
+            newest = CheckpointMirror.NewestHeld(spec.Mirror!, spec.CheckpointKeep, m => Log(dir, $"mirror: {m}"));
+        }
+        catch (Exception e) when (e is CheckpointException or IOException or UnauthorizedAccessException)
+        {
+            Log(dir, $"the mirror {spec.Mirror} is not usable to resume from: {e.Message}; starting without it");
+            return false;
+        }
+        if (newest is not { } n)
+        {
+            return false;
+        }
+        var remoteDir = spec.Remote!.CheckpointPath;
+        var manifest = Path.Combine(Path.GetTempPath(), $"colab-seed-{Guid.NewGuid():N}.json");
+        try
+        {
+            await File.WriteAllBytesAsync(manifest, CheckpointMirror.ManifestBytes(n.Model, [n.Entry]), cancellationToken).ConfigureAwait(false);
+            await _files.UploadAsync(runtimeId, n.Path, $"{remoteDir}/{n.Entry.File}", overwrite: true, cancellationToken: cancellationToken).ConfigureAwait(false);
+            await _files.UploadAsync(runtimeId, manifest, $"{remoteDir}/{CheckpointStore.ManifestName}", overwrite: true, cancellationToken: cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            File.Delete(manifest);
+        }
+        Log(dir, $"resuming from the mirror: uploaded checkpoint step {n.Entry.Step} ({n.Entry.Size} bytes) from {spec.Mirror} to the runtime");
+        return true;
+    }
+
     /// <summary>Starts the runner on the runtime from a hidden kernel (parameters as base64 JSON: nothing of the command is spliced into code).</summary>
     private async Task LaunchAsync(TrainingJobSpec spec, string runtimeId, int restarts, bool resume, CancellationToken cancellationToken)
     {
@@ -328,6 +516,7 @@ public sealed class RemoteJobs : IDisposable
             w.WriteStartObject();
             w.WriteString("jobDir", remote.JobFolder);
             w.WriteString("codeDir", remote.CodeFolder);
+            w.WriteString("checkpointDir", remote.CheckpointFolder ?? "checkpoints");
             w.WriteBoolean("resume", resume);
             w.WriteStartArray("command");
             foreach (var arg in spec.Command)
@@ -348,13 +537,14 @@ public sealed class RemoteJobs : IDisposable
             import base64, json, os, subprocess, sys
             p = json.loads(base64.b64decode("{{parameters}}").decode("utf-8"))
             d = os.path.abspath(p["jobDir"]); c = os.path.abspath(p["codeDir"])
-            os.makedirs(os.path.join(d, "checkpoints"), exist_ok=True)
+            ck = os.path.join(d, os.path.basename(p["checkpointDir"]))
+            os.makedirs(ck, exist_ok=True)
             for n in ("exit", "runner.pid", "heartbeat"):
                 try: os.remove(os.path.join(d, n))
                 except FileNotFoundError: pass
             env = {k: v for k, v in os.environ.items() if not k.startswith("COLAB_") and not k.startswith("JPY_")}
             env.update(p["env"])
-            env["COLAB_CHECKPOINT_DIR"] = os.path.join(d, "checkpoints")
+            env["COLAB_CHECKPOINT_DIR"] = ck
             env["COLAB_METRICS_FILE"] = os.path.join(d, "metrics.jsonl")
             if p["resume"]: env["COLAB_RESUME_FROM"] = env["COLAB_CHECKPOINT_DIR"]
             env["PYTHONPATH"] = d + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")

@@ -166,13 +166,9 @@ public sealed class TrainingService : IDisposable
         {
             throw new TrainingException("Invalid params: driveFolder is for jobs on the daemon's host (in a Remote-SSH workspace, the GPU box); a job on a remote Jupyter runtime keeps its checkpoints on the runtime");
         }
-        if (p.Mirror is not null)
-        {
-            throw new TrainingException("Invalid params: mirror is for jobs on the daemon's host; a job on a remote runtime keeps its checkpoints on the runtime (docs/training.md)");
-        }
         if (p.CheckpointDirectory is not null)
         {
-            throw new TrainingException("Invalid params: on a remote runtime checkpoints go to the job's folder (colab-training/jobs/ID/checkpoints); checkpointDirectory is for local jobs");
+            throw new TrainingException("Invalid params: on a remote runtime checkpoints go to the job's folder (colab-training/jobs/ID/ckpt); checkpointDirectory is for local jobs");
         }
         var globs = CodeSync.ValidateGlobs(p.SyncGlobs);
         var workspace = p.WorkingDirectory ?? Environment.GetEnvironmentVariable("COLAB_WORKSPACE") ?? Environment.CurrentDirectory;
@@ -189,9 +185,9 @@ public sealed class TrainingService : IDisposable
         }
         _ = CodeSync.Select(workspace, globs);
         var id = TrainingJobs.NewId();
-        var remote = new RemoteJobSpec(runtime.Url, $"{RemoteJobs.RemoteRoot}/jobs/{id}", $"{RemoteJobs.RemoteRoot}/code", globs);
+        var remote = new RemoteJobSpec(runtime.Url, $"{RemoteJobs.RemoteRoot}/jobs/{id}", $"{RemoteJobs.RemoteRoot}/code", globs, RemoteJobSpec.DefaultCheckpointFolder);
         var spec = Jobs.Create(command, workspace, null, p.MaxRestarts, p.Keep, p.CheckpointEvery, 2, p.GraceSeconds, id: id,
-            requiredGpu: required, onDone: onDone, runtimeId: runtime.Id, webhook: p.WebhookUrl is not null, remote: remote);
+            requiredGpu: required, onDone: onDone, runtimeId: runtime.Id, webhook: p.WebhookUrl is not null, remote: remote, mirror: p.Mirror);
         try
         {
             await _remote.StartAsync(spec, runtime.Id, workspace, p.WebhookUrl, cancellationToken).ConfigureAwait(false);

@@ -10,24 +10,30 @@ Put this folder on PYTHONPATH (the daemon does it for every job it supervises) a
             ...train one step...
             run.step_done(epoch=epoch, loss=loss.item(), samples=len(batch))
             if run.should_checkpoint():      # every N steps, or a SIGTERM arrived
-                run.save(model=model, optimizer=opt, scheduler=sched, scaler=scaler)
+                run.save(model=model, optimizer=opt, scheduler=sched, scaler=scaler)  # copies, commits in the background
             if run.stop_requested:
-                run.exit_for_stop()          # checkpoint already written: exit 0
+                run.exit_for_stop()          # waits for the checkpoint to be committed: exit 0
+    run.done(accuracy=acc)                   # waits for the last checkpoint
 
 The on-disk format is the same as the C# library's (daemon/Training/Checkpoints.cs):
 a directory with payload files and ``manifest.json``; each payload is written to a
 temporary name, fsynced, renamed into place, the directory fsynced; then the manifest
-is replaced the same way; only then are old payloads pruned.
+is replaced the same way; only then are old payloads pruned. ``Run.save`` does all of
+that on a background thread after copying the state (``async_save=False`` or
+COLAB_CHECKPOINT_ASYNC=0 for a synchronous save).
 """
 from __future__ import annotations
 
+import collections
 import hashlib
 import io
 import json
 import os
+import queue
 import random
 import signal
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -45,6 +51,11 @@ ENV_RESTART_COUNT = "COLAB_RESTART_COUNT"
 ENV_KEEP = "COLAB_CHECKPOINT_KEEP"
 ENV_EVERY = "COLAB_CHECKPOINT_EVERY"
 ENV_JOB_ID = "COLAB_JOB_ID"
+ENV_ASYNC = "COLAB_CHECKPOINT_ASYNC"
+
+# Payloads at least this big are hashed on a helper thread while torch.load parses them
+# (hashlib releases the GIL on large buffers); smaller ones are hashed inline.
+_OVERLAP_HASH_BYTES = 256 * 1024
 
 
 class CheckpointError(Exception):
@@ -143,6 +154,69 @@ def read_manifest(directory: str) -> Optional[Manifest]:
         raise CheckpointError(f"{path} is not a valid checkpoint manifest: {e}") from None
 
 
+class _Job:
+    """One piece of work for a _Worker: its result or error once ``done`` is set."""
+
+    def __init__(self, fn):
+        self.fn = fn
+        self.result: Any = None
+        self.error: Optional[BaseException] = None
+        self.done = threading.Event()
+
+    def wait(self) -> Any:
+        self.done.wait()
+        if self.error is not None:
+            raise self.error
+        return self.result
+
+
+class _Worker:
+    """A thread started once and fed through a queue: handing it work costs a queue put, not a thread start
+    (Thread.start waits until the new thread runs, which on a busy machine is milliseconds)."""
+
+    def __init__(self, name: str):
+        self._queue: "queue.SimpleQueue[Optional[_Job]]" = queue.SimpleQueue()
+        # A daemon thread, so an idle worker never keeps the process alive; Run waits for its save at exit (atexit).
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._thread.start()
+
+    def submit(self, fn) -> _Job:
+        job = _Job(fn)
+        self._queue.put(job)
+        return job
+
+    def stop(self) -> None:
+        """Ends the thread once the work handed to it is done."""
+        self._queue.put(None)
+
+    def _run(self) -> None:
+        while True:
+            job = self._queue.get()
+            if job is None:
+                return
+            try:
+                job.result = job.fn()
+            except BaseException as e:  # handed to whoever waits for the job
+                job.error = e
+            finally:
+                job.done.set()
+
+
+def _thread_submit(fn) -> _Job:
+    """_Worker.submit without a worker: one thread for one job."""
+    job = _Job(fn)
+
+    def run():
+        try:
+            job.result = fn()
+        except BaseException as e:
+            job.error = e
+        finally:
+            job.done.set()
+    threading.Thread(target=run, name="colab_resume-verify", daemon=True).start()
+    return job
+
+
 class CheckpointStore:
     """One checkpoint directory of one model: commit, load-newest-that-verifies, prune."""
 
@@ -208,8 +282,8 @@ class CheckpointStore:
                 except OSError:
                     pass
 
-    def load_newest(self):
-        """(entry, bytes) of the newest checkpoint whose size and sha256 verify; None when there is none."""
+    def _candidates(self):
+        """(entry, bytes) of each checkpoint, newest first, whose file reads with the manifest's size."""
         m = self.manifest()
         for e in reversed(sorted(m.checkpoints, key=lambda e: e.step)):
             path = os.path.join(self.directory, e.file)
@@ -222,12 +296,57 @@ class CheckpointStore:
             if len(data) != e.size:
                 _log(f"checkpoint step {e.step} ({e.file}) is truncated ({len(data)} of {e.size} bytes); trying the previous one")
                 continue
-            if hashlib.sha256(data).hexdigest() != e.sha256:
-                _log(f"checkpoint step {e.step} ({e.file}) is corrupt (sha256 mismatch); trying the previous one")
-                continue
-            return e, data
+            yield e, data
         if m.checkpoints:
             raise CheckpointError(f"none of the {len(m.checkpoints)} checkpoints in {self.directory} verifies")
+
+    @staticmethod
+    def _corrupt(e: "Entry") -> None:
+        _log(f"checkpoint step {e.step} ({e.file}) is corrupt (sha256 mismatch); trying the previous one")
+
+    def load_newest(self):
+        """(entry, bytes) of the newest checkpoint whose size and sha256 verify; None when there is none."""
+        for e, data in self._candidates():
+            if hashlib.sha256(data).hexdigest() != e.sha256:
+                self._corrupt(e)
+                continue
+            return e, data
+        return None
+
+    def load_newest_parsed(self, parse, submit=None):
+        """(entry, parse(bytes)) of the newest checkpoint whose size and sha256 verify; None when there is none.
+
+        The file is read once; its sha256 is computed in the background (``submit``: a function that runs a
+        callable off this thread, by default a new thread) while ``parse`` (e.g. torch.load) runs on this one;
+        hashlib releases the GIL, so the two overlap. A result whose hash then fails is discarded and the
+        previous checkpoint tried, so nothing unverified is ever returned. ``parse`` errors of a verified
+        payload propagate."""
+        for e, data in self._candidates():
+            if len(data) < _OVERLAP_HASH_BYTES:
+                if hashlib.sha256(data).hexdigest() != e.sha256:
+                    self._corrupt(e)
+                    continue
+                return e, parse(data)
+            # The hasher needs the GIL only to pick up its job and to hand back the digest; with the default
+            # 5 ms switch interval each of those waits for parse() to yield, which costs more than the hash.
+            interval = sys.getswitchinterval()
+            sys.setswitchinterval(min(interval, 0.0002))
+            try:
+                digest = (submit or _thread_submit)(lambda d=data: hashlib.sha256(d).hexdigest())
+                parsed, error = None, None
+                try:
+                    parsed = parse(data)
+                except Exception as err:  # judged only once the hash says the bytes are the committed ones
+                    error = err
+                hexdigest = digest.wait()
+            finally:
+                sys.setswitchinterval(interval)
+            if hexdigest != e.sha256:
+                self._corrupt(e)
+                continue
+            if error is not None:
+                raise error
+            return e, parsed
         return None
 
 
@@ -265,23 +384,71 @@ class TrainState:
     resumed: bool = False
 
 
-def state_bytes(model_id, step, epoch, model, optimizer=None, scheduler=None, scaler=None, extra=None) -> bytes:
+def _state(model_id, step, epoch, model, optimizer=None, scheduler=None, scaler=None, extra=None) -> Dict[str, Any]:
+    return {"model_id": model_id, "step": step, "epoch": epoch, "model": model.state_dict(),
+            "optimizer": optimizer.state_dict() if optimizer is not None else None,
+            "scheduler": scheduler.state_dict() if scheduler is not None else None,
+            "scaler": scaler.state_dict() if scaler is not None else None,
+            "rng": _rng_state(), "extra": extra or {}}
+
+
+def _serialize(state: Dict[str, Any]) -> bytes:
     import torch
-    state = {"model_id": model_id, "step": step, "epoch": epoch, "model": model.state_dict(),
-             "optimizer": optimizer.state_dict() if optimizer is not None else None,
-             "scheduler": scheduler.state_dict() if scheduler is not None else None,
-             "scaler": scaler.state_dict() if scaler is not None else None,
-             "rng": _rng_state(), "extra": extra or {}}
     buf = io.BytesIO()
     torch.save(state, buf)
     return buf.getvalue()
 
 
-def apply_state(data: bytes, model_id, model, optimizer=None, scheduler=None, scaler=None, map_location="cpu") -> TrainState:
+def state_bytes(model_id, step, epoch, model, optimizer=None, scheduler=None, scaler=None, extra=None) -> bytes:
+    """The checkpoint payload of the current state, serialized now (what a synchronous save writes)."""
+    return _serialize(_state(model_id, step, epoch, model, optimizer, scheduler, scaler, extra))
+
+
+def _copy_to_cpu(obj: Any, memo: Dict[int, Any]) -> Any:
+    """A copy of ``obj`` that later training steps cannot change: tensors copied into CPU memory (a tensor
+    seen twice stays one tensor), dicts/lists/tuples rebuilt, anything else deep-copied."""
+    import copy
+    import torch
+    key = id(obj)
+    if key in memo:
+        return memo[key]
+    if isinstance(obj, torch.Tensor):
+        out = obj.detach().to("cpu", copy=True)
+    elif type(obj) in (dict, list, tuple, collections.OrderedDict):
+        if isinstance(obj, dict):
+            out = type(obj)()
+            for k, v in obj.items():
+                out[k] = _copy_to_cpu(v, memo)
+            if hasattr(obj, "_metadata"):  # a module's state_dict carries its version metadata
+                out._metadata = copy.deepcopy(obj._metadata)
+        elif type(obj) is list:
+            out = [_copy_to_cpu(v, memo) for v in obj]
+        else:
+            out = tuple(_copy_to_cpu(v, memo) for v in obj)
+    else:
+        return copy.deepcopy(obj, memo)
+    memo[key] = out
+    return out
+
+
+def snapshot_state(model_id, step, epoch, model, optimizer=None, scheduler=None, scaler=None, extra=None) -> Dict[str, Any]:
+    """The state a checkpoint holds, copied (tensors into CPU memory, RNG states) so that it can be
+    serialized later, on another thread, while training goes on."""
+    state = _state(model_id, step, epoch, model, optimizer, scheduler, scaler, extra)
+    memo: Dict[int, Any] = {}
+    return {k: (_copy_to_cpu(v, memo) if k in ("model", "optimizer", "scheduler", "scaler", "extra") else v)
+            for k, v in state.items()}
+
+
+def parse_state(data: bytes, map_location="cpu") -> Dict[str, Any]:
     import torch
     state = torch.load(io.BytesIO(data), map_location=map_location)
     if not isinstance(state, dict) or "model" not in state:
         raise CheckpointError("the checkpoint is not a colab_resume PyTorch checkpoint")
+    return state
+
+
+def apply_parsed(state: Dict[str, Any], model_id, model, optimizer=None, scheduler=None, scaler=None) -> TrainState:
     if state.get("model_id") != model_id:
         raise CheckpointError(f"the checkpoint is from model '{state.get('model_id')}', not '{model_id}'")
     try:
@@ -295,35 +462,62 @@ def apply_state(data: bytes, model_id, model, optimizer=None, scheduler=None, sc
     return TrainState(state["step"], state["epoch"], state.get("extra") or {}, True)
 
 
+def apply_state(data: bytes, model_id, model, optimizer=None, scheduler=None, scaler=None, map_location="cpu") -> TrainState:
+    return apply_parsed(parse_state(data, map_location), model_id, model, optimizer, scheduler, scaler)
+
+
 class Run:
-    """One attempt of a supervised (or bare) training run: env contract, SIGTERM, metrics, checkpoints."""
+    """One attempt of a supervised (or bare) training run: env contract, SIGTERM, metrics, checkpoints.
+
+    ``save`` is asynchronous by default (``async_save=False`` or ``COLAB_CHECKPOINT_ASYNC=0`` for the
+    synchronous one): on the loop's thread it only copies the state (tensors into CPU memory, RNG
+    states); serializing, hashing, the atomic write with its fsyncs and the manifest commit run on a
+    background thread. At most one save is in flight: the next ``save`` waits for the previous one.
+    A background save's error is raised by the next ``save``, ``wait``, ``exit_for_stop``, ``done`` or
+    ``close``; ``exit_for_stop``/``done``/``close`` (and interpreter exit) wait for the save in flight."""
 
     def __init__(self, model_id: str, checkpoint_dir: Optional[str], resume_from: Optional[str] = None,
-                 metrics_file: Optional[str] = None, restart_count: int = 0, keep: int = 3, every: int = 100):
+                 metrics_file: Optional[str] = None, restart_count: int = 0, keep: int = 3, every: int = 100,
+                 async_save: bool = True):
         self.model_id = model_id
         self.store = CheckpointStore(checkpoint_dir, model_id, keep) if checkpoint_dir else None
         self.resume_from = resume_from
         self.restart_count = restart_count
         self.every = max(1, every)
+        self.async_save = async_save
         self.step = 0
         self.epoch = 0
         self.stop_requested = False
         self._metrics = open(metrics_file, "a", encoding="utf-8", buffering=1) if metrics_file else None
+        self._metrics_lock = threading.Lock()
         self._t0 = time.monotonic()
         self._samples = 0
         self._last_ckpt_step = 0
+        self._pending: Optional[_Job] = None
+        self._pending_step = 0
+        # Started now, not at the first save: the loop never waits for a thread to start.
+        self._worker = _Worker(f"colab_resume-{model_id}") if (self.store is not None and async_save) or resume_from else None
         signal.signal(signal.SIGTERM, self._on_term)
+        import atexit
+        atexit.register(self._at_exit)
 
     @classmethod
-    def from_env(cls, model_id: str, checkpoint_dir: Optional[str] = None, keep: int = 3, every: int = 100) -> "Run":
+    def from_env(cls, model_id: str, checkpoint_dir: Optional[str] = None, keep: int = 3, every: int = 100,
+                 async_save: bool = True) -> "Run":
         env = os.environ
+        flag = (env.get(ENV_ASYNC) or "").strip().lower()
+        if flag in ("0", "false", "no", "off"):
+            async_save = False
+        elif flag in ("1", "true", "yes", "on"):
+            async_save = True
         return cls(model_id,
                    env.get(ENV_CHECKPOINT_DIR) or checkpoint_dir,
                    env.get(ENV_RESUME_FROM) or None,
                    env.get(ENV_METRICS_FILE) or None,
                    int(env.get(ENV_RESTART_COUNT) or 0),
                    int(env.get(ENV_KEEP) or keep),
-                   int(env.get(ENV_EVERY) or every))
+                   int(env.get(ENV_EVERY) or every),
+                   async_save)
 
     def _on_term(self, signum, frame) -> None:
         self.stop_requested = True
@@ -338,11 +532,12 @@ class Run:
             store.directory, store.model_id, store.keep = src_dir, self.model_id, 1
         if store is None:
             return TrainState()
-        found = store.load_newest()
+        found = store.load_newest_parsed(lambda data: parse_state(data, map_location),
+                                         self._worker.submit if self._worker is not None else None)
         if found is None:
             return TrainState()
-        entry, data = found
-        st = apply_state(data, self.model_id, model, optimizer, scheduler, scaler, map_location)
+        entry, state = found
+        st = apply_parsed(state, self.model_id, model, optimizer, scheduler, scaler)
         self.step, self.epoch, self._last_ckpt_step = st.step, st.epoch, st.step
         _log(f"resumed from step {entry.step} (epoch {entry.epoch}), restart {self.restart_count}")
         self.log({"event": "resumed", "step": st.step, "epoch": st.epoch, "restarts": self.restart_count})
@@ -362,26 +557,86 @@ class Run:
     def should_checkpoint(self) -> bool:
         return self.store is not None and (self.stop_requested or self.step - self._last_ckpt_step >= self.every)
 
-    def save(self, model, optimizer=None, scheduler=None, scaler=None, extra=None, epoch: Optional[int] = None) -> Entry:
+    def save(self, model, optimizer=None, scheduler=None, scaler=None, extra=None, epoch: Optional[int] = None) -> Optional[Entry]:
+        """Checkpoints the current state. Synchronous: returns the committed Entry. Asynchronous (default):
+        returns None once the state is copied; ``wait()`` returns the Entry when it is committed."""
         if self.store is None:
             raise CheckpointError(f"no checkpoint directory: set {ENV_CHECKPOINT_DIR}")
+        self.wait()  # one save in flight at most; raises the previous one's error
         ep = self.epoch if epoch is None else epoch
-        data = state_bytes(self.model_id, self.step, ep, model, optimizer, scheduler, scaler, extra)
-        entry = self.store.commit(data, self.step, ep)
-        self._last_ckpt_step = self.step
-        self.log({"event": "checkpoint", "step": self.step, "epoch": ep, "size": entry.size})
+        step = self.step
+        if not self.async_save:
+            entry = self._commit(_serialize(_state(self.model_id, step, ep, model, optimizer, scheduler, scaler, extra)), step, ep)
+            self._last_ckpt_step = step
+            return entry
+        state = snapshot_state(self.model_id, step, ep, model, optimizer, scheduler, scaler, extra)
+        if self._worker is None:
+            self._worker = _Worker(f"colab_resume-{self.model_id}")
+        self._pending = self._worker.submit(lambda: self._commit(_serialize(state), step, ep))
+        self._pending_step = step
+        self._last_ckpt_step = step
+        return None
+
+    def _commit(self, payload: bytes, step: int, epoch: int) -> Entry:
+        entry = self.store.commit(payload, step, epoch)
+        self.log({"event": "checkpoint", "step": step, "epoch": epoch, "size": entry.size})
         return entry
+
+    def wait(self) -> Optional[Entry]:
+        """Waits for the checkpoint in flight (if any) to be committed; its Entry, or None when there was none.
+        Raises CheckpointError when that background save failed."""
+        pending = self._pending
+        if pending is None:
+            return None
+        pending.done.wait()
+        self._pending = None
+        if pending.error is not None:
+            e = pending.error
+            if isinstance(e, CheckpointError):
+                raise CheckpointError(f"the background save failed: {e}") from None
+            raise CheckpointError(f"the background save of checkpoint step {self._pending_step} failed: "
+                                  f"{type(e).__name__}: {e}; the previous checkpoints are intact") from e
+        return pending.result
+
+    def close(self) -> None:
+        """Waits for the save in flight (raising its error) and closes the metrics file."""
+        try:
+            self.wait()
+        finally:
+            if self._worker is not None:
+                self._worker.stop()
+                self._worker = None
+            if self._metrics is not None:
+                with self._metrics_lock:
+                    self._metrics.close()
+                    self._metrics = None
+
+    def _at_exit(self) -> None:
+        # The interpreter is exiting (the script returned, sys.exit, an uncaught exception): let the save in
+        # flight finish — the worker is a daemon thread and would otherwise be cut short — and say if it failed.
+        pending = self._pending
+        if pending is None:
+            return
+        pending.done.wait()
+        if pending.error is not None:
+            _log(f"the background save of checkpoint step {self._pending_step} failed and the run exited before it "
+                 f"was reported: {pending.error}")
 
     def log(self, record: Dict[str, Any]) -> None:
         if self._metrics is None:
             return
         rec = {"time": round(time.time(), 3), **record}
-        self._metrics.write(json.dumps(rec) + "\n")
+        line = json.dumps(rec) + "\n"
+        with self._metrics_lock:
+            if self._metrics is not None:
+                self._metrics.write(line)
 
     def exit_for_stop(self) -> None:
-        _log(f"stop requested: checkpointed at step {self.step}, exiting")
+        self.wait()
+        _log(f"stop requested: checkpointed at step {self._last_ckpt_step}, exiting")
         self.log({"event": "stopped", "step": self.step})
         sys.exit(0)
 
     def done(self, **final: float) -> None:
+        self.wait()
         self.log({"event": "done", "step": self.step, "epoch": self.epoch, **final})

@@ -187,7 +187,7 @@ public sealed class RemoteJobTests(RemoteJupyterFixture jupyter) : IClassFixture
         Assert.Equal(1, info.GetProperty("restarts").GetInt32());
         var log = File.ReadAllText(Path.Combine(root, id, "worker.log"));
         Assert.Contains("start 0 resume -", log, StringComparison.Ordinal);
-        Assert.Contains($"start 1 resume {Path.Combine(jupyter.Root, "colab-training", "jobs", id, "checkpoints")}", log, StringComparison.Ordinal);
+        Assert.Contains($"start 1 resume {Path.Combine(jupyter.Root, "colab-training", "jobs", id, "ckpt")}", log, StringComparison.Ordinal);
 
         var id2 = await StartAsync(daemon, new TrainStartParams(["python3", "always.py"], WorkingDirectory: ws, MaxRestarts: 1, RuntimeId: runtimeId));
         var failed = await WaitStateAsync(daemon, id2, Final);
@@ -229,8 +229,117 @@ public sealed class RemoteJobTests(RemoteJupyterFixture jupyter) : IClassFixture
         var log = File.ReadAllText(Path.Combine(root, id, "worker.log"));
         Assert.Contains("resumed at 6", log, StringComparison.Ordinal);
         Assert.Contains("finished at 10", log, StringComparison.Ordinal);
-        var manifest = File.ReadAllText(Path.Combine(jupyter.Root, "colab-training", "jobs", id, "checkpoints", "manifest.json"));
+        var manifest = File.ReadAllText(Path.Combine(jupyter.Root, "colab-training", "jobs", id, "ckpt", "manifest.json"));
         Assert.Contains("ckpt-0000000010.pt", manifest, StringComparison.Ordinal);
+    }
+
+    private const string MirroredScript = """
+        import os, sys, colab_resume as cr
+        store = cr.CheckpointStore(os.environ["COLAB_CHECKPOINT_DIR"], "mirrored-model", keep=int(os.environ["COLAB_CHECKPOINT_KEEP"]))
+        step = 0
+        if os.environ.get("COLAB_RESUME_FROM"):
+            found = cr.CheckpointStore(os.environ["COLAB_RESUME_FROM"], "mirrored-model").load_newest()
+            step = int(found[1].split(b":")[0])
+            print("resumed at", step, flush=True)
+        if len(sys.argv) > 2:
+            import time; time.sleep(float(sys.argv[2]))
+        while step < int(sys.argv[1]):
+            step += 1
+            store.commit(f"{step}:".encode() + os.urandom(200_000), step, 0)
+        print("finished at", step, flush=True)
+        """;
+
+    [Fact]
+    public async Task Remote_Mirror_CopiesVerifiedCheckpointsFromTheRuntime_AndANewJobResumesFromTheMirror()
+    {
+        var root = TempDirectory("remote-mirror");
+        var mirror = Path.Combine(TempDirectory("remote-mirror-dest"), "run");
+        var ws = Workspace(("ckpt.py", MirroredScript));
+        await using var daemon = DaemonProcess.Start(environment: Env(root));
+        await daemon.InitializeAsync();
+        var runtimeId = await jupyter.ConnectAsync(daemon);
+
+        var id = await StartAsync(daemon, new TrainStartParams(["python3", "ckpt.py", "6"], WorkingDirectory: ws, MaxRestarts: 0, RuntimeId: runtimeId, Keep: 3, Mirror: mirror));
+        var info = await WaitStateAsync(daemon, id, Final);
+        Assert.True(info.GetProperty("state").GetString() == "succeeded", info.GetRawText());
+        // The mirror holds the runtime's last three checkpoints, byte for byte, and its own manifest verifies them.
+        var store = new CheckpointStore(mirror, "mirrored-model");
+        Assert.Equal([4L, 5L, 6L], store.ReadManifest().Checkpoints.Select(c => c.Step));
+        Assert.All(store.Verify(), v => Assert.Null(v.Problem));
+        var onRuntime = Path.Combine(jupyter.Root, "colab-training", "jobs", id, "ckpt");
+        Assert.Equal(File.ReadAllBytes(Path.Combine(onRuntime, "ckpt-0000000006.pt")), File.ReadAllBytes(Path.Combine(mirror, "ckpt-0000000006.pt")));
+        Assert.Equal(6, info.GetProperty("mirroredStep").GetInt64());
+        Assert.False(info.TryGetProperty("mirrorError", out _), info.GetRawText());
+        Assert.Contains("from the runtime to " + mirror, File.ReadAllText(Path.Combine(root, id, "supervisor.log")), StringComparison.Ordinal);
+        Assert.Empty(Directory.EnumerateFiles(Path.Combine(root, id, RemoteJobs.MirrorStaging)));
+
+        // The runtime is gone (its job folder with it); the mirror's newest is corrupt: a new job resumes from the newest that verifies.
+        Directory.Delete(Path.Combine(jupyter.Root, "colab-training", "jobs", id), recursive: true);
+        var newest = Path.Combine(mirror, "ckpt-0000000006.pt");
+        var bytes = File.ReadAllBytes(newest);
+        bytes[100_000] ^= 1;
+        File.WriteAllBytes(newest, bytes);
+        var id2 = await StartAsync(daemon, new TrainStartParams(["python3", "ckpt.py", "9"], WorkingDirectory: ws, MaxRestarts: 0, RuntimeId: runtimeId, Keep: 3, Mirror: mirror));
+        var done = await WaitStateAsync(daemon, id2, Final);
+        Assert.True(done.GetProperty("state").GetString() == "succeeded", done.GetRawText());
+        var log = File.ReadAllText(Path.Combine(root, id2, "worker.log"));
+        Assert.Contains("resumed at 5", log, StringComparison.Ordinal);
+        Assert.Contains("finished at 9", log, StringComparison.Ordinal);
+        var supervisor = File.ReadAllText(Path.Combine(root, id2, "supervisor.log"));
+        Assert.Contains("checkpoint step 6 (ckpt-0000000006.pt) is corrupt", supervisor, StringComparison.Ordinal);
+        Assert.Contains("resuming from the mirror: uploaded checkpoint step 5", supervisor, StringComparison.Ordinal);
+        // The mirror moved on with the new job: 7, 8, 9, all verified (the corrupt 6 was replaced or pruned, never trusted).
+        Assert.Equal([7L, 8L, 9L], store.ReadManifest().Checkpoints.Select(c => c.Step));
+        Assert.All(store.Verify(), v => Assert.Null(v.Problem));
+    }
+
+    [Fact]
+    public async Task Remote_Mirror_UnreachableMirror_IsAnErrorInStatus_TheJobStillSucceeds()
+    {
+        var root = TempDirectory("remote-mirror-gone");
+        var mirror = Path.Combine(TempDirectory("remote-mirror-gone-dest"), "run");
+        var ws = Workspace(("ckpt.py", MirroredScript));
+        await using var daemon = DaemonProcess.Start(environment: Env(root));
+        await daemon.InitializeAsync();
+        var runtimeId = await jupyter.ConnectAsync(daemon);
+
+        var id = await StartAsync(daemon, new TrainStartParams(["python3", "ckpt.py", "3", "3"], WorkingDirectory: ws, MaxRestarts: 0, RuntimeId: runtimeId, Mirror: mirror));
+        Directory.Delete(mirror); // the Drive folder was unmounted: never re-created behind the user's back
+        var info = await WaitStateAsync(daemon, id, Final);
+
+        Assert.True(info.GetProperty("state").GetString() == "succeeded", info.GetRawText());
+        Assert.Contains("is gone (unmounted?)", info.GetProperty("mirrorError").GetString(), StringComparison.Ordinal);
+        Assert.False(Directory.Exists(mirror));
+    }
+
+    [Fact]
+    public async Task Remote_Mirror_HostileManifestOnTheRuntime_IsRefused_NothingWrittenOutsideTheMirror()
+    {
+        var root = TempDirectory("remote-mirror-hostile");
+        var mirror = Path.Combine(TempDirectory("remote-mirror-hostile-dest"), "run");
+        // The runtime is another machine: its manifest names a path outside the checkpoint folder.
+        var ws = Workspace(("evil.py", """
+            import json, os, time
+            d = os.environ["COLAB_CHECKPOINT_DIR"]
+            open(os.path.join(d, "payload"), "wb").write(b"x" * 10)
+            doc = {"format": "colab-checkpoint/1", "model": "m", "checkpoints": [{"file": "../../../../escaped.pt", "step": 1, "epoch": 0,
+                   "time": "2026-01-01T00:00:00Z", "size": 10, "sha256": "0" * 64}]}
+            open(os.path.join(d, "manifest.json"), "w").write(json.dumps(doc))
+            time.sleep(3)
+            """));
+        await using var daemon = DaemonProcess.Start(environment: Env(root));
+        await daemon.InitializeAsync();
+        var runtimeId = await jupyter.ConnectAsync(daemon);
+
+        var id = await StartAsync(daemon, new TrainStartParams(["python3", "evil.py"], WorkingDirectory: ws, MaxRestarts: 0, RuntimeId: runtimeId, Mirror: mirror));
+        var info = await WaitStateAsync(daemon, id, Final);
+
+        Assert.True(info.GetProperty("state").GetString() == "succeeded", info.GetRawText());
+        Assert.Contains("is not a valid checkpoint manifest", info.GetProperty("mirrorError").GetString(), StringComparison.Ordinal);
+        Assert.Empty(Directory.EnumerateFileSystemEntries(mirror));
+        Assert.Empty(Directory.EnumerateFiles(Path.Combine(root, id, RemoteJobs.MirrorStaging)));
+        Assert.False(File.Exists(Path.GetFullPath(Path.Combine(root, id, RemoteJobs.MirrorStaging, "../../../../escaped.pt"))));
+        Assert.False(File.Exists(Path.GetFullPath(Path.Combine(mirror, "../../../../escaped.pt"))));
     }
 
     [Fact]
