@@ -1,0 +1,25 @@
+using Microsoft.Win32.SafeHandles;
+
+namespace Colab.Daemon.Hosting;
+
+/// <summary>
+/// The daemon's stdin and stdout as plain streams over the inherited descriptors 0 and 1 (issue 8,
+/// cold start): <see cref="Console.OpenStandardOutput"/> sets up System.Console's terminal and signal
+/// handling on its first write and takes <see cref="Console.Out"/>'s lock for every one; the protocol
+/// needs none of that. On Windows the console streams are kept.
+/// </summary>
+internal static class RawStdio
+{
+    public static (Stream Input, Stream Output) Open()
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            return (Console.OpenStandardInput(), Console.OpenStandardOutput());
+        }
+        // bufferSize 0: every Read and Write is one read(2) or write(2); the descriptors stay open
+        // (they are the process's own, closed when it exits).
+        var input = new FileStream(new SafeFileHandle(0, ownsHandle: false), FileAccess.Read, bufferSize: 0);
+        var output = new FileStream(new SafeFileHandle(1, ownsHandle: false), FileAccess.Write, bufferSize: 0);
+        return (input, output);
+    }
+}
