@@ -90,7 +90,7 @@ internal static class FirstAnswer
         }
         lifecycle.CompleteInitialize();
         StartupTrace.Mark("initialize");
-        var frame = JsonRpcConnection.ResultFrame(id, InitializeAnswer.Write);
+        var frame = InitializeAnswer.PlainFrame(id) ?? JsonRpcConnection.ResultFrame(id, InitializeAnswer.Write);
         StartupTrace.Mark("answer-built");
         try
         {

@@ -157,6 +157,33 @@ public sealed class FirstAnswerTests
         Assert.Contains("shutting down", both);
     }
 
+    [Theory]
+    [InlineData(0L)]
+    [InlineData(-1L)]
+    [InlineData(long.MaxValue)]
+    [InlineData(long.MinValue)]
+    [InlineData("abc")]
+    [InlineData("a/b$c.d_e-f9")]
+    [InlineData("")]
+    public void PlainFrame_IsByteForByteWhatTheConnectionFrames(object id)
+    {
+        var requestId = id is string s ? RequestId.From(s) : RequestId.From((long)id);
+
+        var plain = InitializeAnswer.PlainFrame(requestId);
+
+        Assert.NotNull(plain);
+        Assert.Equal(Text(JsonRpcConnection.ResultFrame(requestId, InitializeAnswer.Write)), Text(plain));
+    }
+
+    [Theory]
+    [InlineData("a b")]
+    [InlineData("<x>")]
+    [InlineData("\"")]
+    [InlineData("\u00e9")]
+    [InlineData("a+b")]
+    public void PlainFrame_LeavesIdsAWriterMightEscape_ToTheWriter(string id)
+        => Assert.Null(InitializeAnswer.PlainFrame(RequestId.From(id)));
+
     [Fact]
     public void AFrameThatComesInPieces_IsStillAnswered()
     {
