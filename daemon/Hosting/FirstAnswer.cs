@@ -1,5 +1,3 @@
-using System.Text.Json;
-using System.Text.Unicode;
 using Colab.Daemon.JsonRpc;
 using Colab.Daemon.Protocol;
 
@@ -8,8 +6,8 @@ namespace Colab.Daemon.Hosting;
 /// <summary>
 /// The daemon's first answer, before any connection, thread or host exists (issue 8, cold start).
 /// <see cref="Answer"/> reads the first frame on the calling thread; when it is a plain
-/// <c>initialize</c> request — the strict header vscode-jsonrpc writes, a body this checks completely
-/// with a <see cref="Utf8JsonReader"/> — it answers it there, straight to the output, with the very bytes
+/// <c>initialize</c> request — the strict header vscode-jsonrpc writes, a plain body this checks
+/// completely (<see cref="TryReadInitialize"/>) — it answers it there, straight to the output, with the very bytes
 /// the connection's <c>initialize</c> handler sends (<see cref="InitializeAnswer"/>). Anything else, or
 /// anything it is not sure of, is left alone: every byte read so far is handed back to be read again by
 /// the connection, which then answers exactly as it always did.
@@ -80,9 +78,14 @@ internal static class FirstAnswer
             {
                 return new Outcome(false, buffer.AsMemory(0, length));
             }
+            if (length == 0)
+            {
+                StartupTrace.Mark("first-read");
+            }
             length += n;
         }
 
+        StartupTrace.Mark("frame-read");
         var body = buffer.AsSpan(bodyStart, frameLength - bodyStart);
         if (!TryReadInitialize(body, out var id) || !lifecycle.BeginInitialize())
         {
@@ -165,165 +168,171 @@ internal static class FirstAnswer
 
     /// <summary>
     /// True only for a request the connection would dispatch to the <c>initialize</c> handler with params
-    /// <see cref="InitializeAnswer.LooksValid"/> accepts: valid UTF-8 JSON, <c>"jsonrpc":"2.0"</c>, an integer
-    /// or string id, <c>"method":"initialize"</c>, params absent or an object; no other member, none twice.
+    /// <see cref="InitializeAnswer.LooksValid"/> accepts: <c>"jsonrpc":"2.0"</c>, an integer or string id,
+    /// <c>"method":"initialize"</c>, params absent or an object; no other member, none twice. Read with
+    /// <see cref="PlainJson"/>, which takes only ASCII JSON without escapes (what an editor sends unless a path
+    /// or name has other characters): the first use of System.Text.Json's reader cost ~20 ms here, most of it
+    /// loading and JIT-compiling its vectorized search. Anything else is left to the connection.
     /// </summary>
     internal static bool TryReadInitialize(ReadOnlySpan<byte> body, out RequestId id)
     {
         id = default;
-        if (!Utf8.IsValid(body))
+        var json = new PlainJson(body);
+        if (!json.Eat((byte)'{'))
         {
             return false;
         }
-        try
+        bool version = false, hasId = false, method = false, parameters = false;
+        do
         {
-            // Deeper params go to the connection: InitializeAnswer.LooksValid leaves them to ProtocolJson.
-            var reader = new Utf8JsonReader(body, new JsonReaderOptions { MaxDepth = 32 });
-            if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
+            if (!json.String(out var name) || !json.Eat((byte)':'))
             {
                 return false;
             }
-            bool version = false, hasId = false, method = false, parameters = false;
-            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
-            {
-                if (reader.ValueTextEquals("jsonrpc"u8))
-                {
-                    if (version || !reader.Read() || reader.TokenType != JsonTokenType.String || !reader.ValueTextEquals("2.0"u8))
-                    {
-                        return false;
-                    }
-                    version = true;
-                }
-                else if (reader.ValueTextEquals("id"u8))
-                {
-                    if (hasId || !reader.Read() || !TryReadId(ref reader, out id))
-                    {
-                        return false;
-                    }
-                    hasId = true;
-                }
-                else if (reader.ValueTextEquals("method"u8))
-                {
-                    if (method || !reader.Read() || reader.TokenType != JsonTokenType.String || !reader.ValueTextEquals(Methods.Initialize))
-                    {
-                        return false;
-                    }
-                    method = true;
-                }
-                else if (reader.ValueTextEquals("params"u8))
-                {
-                    if (parameters || !reader.Read() || !ParamsLookValid(ref reader))
-                    {
-                        return false;
-                    }
-                    parameters = true;
-                }
-                else
-                {
-                    return false;
-                }
-            }
-            return reader.TokenType == JsonTokenType.EndObject && !reader.Read() && version && hasId && method;
-        }
-        catch (Exception ex) when (ex is JsonException or InvalidOperationException)
-        {
-            return false;
-        }
-    }
-
-    private static bool TryReadId(ref Utf8JsonReader reader, out RequestId id)
-    {
-        id = default;
-        if (reader.TokenType == JsonTokenType.Number && reader.TryGetInt64(out var n))
-        {
-            id = RequestId.From(n);
-            return true;
-        }
-        if (reader.TokenType == JsonTokenType.String && TryGetString(ref reader, out var text))
-        {
-            id = RequestId.From(text);
-            return true;
-        }
-        return false;
-    }
-
-    /// <summary><see cref="InitializeAnswer.LooksValid"/> over a reader on the params' first token; leaves it on their last.</summary>
-    private static bool ParamsLookValid(ref Utf8JsonReader reader)
-    {
-        if (reader.TokenType != JsonTokenType.StartObject)
-        {
-            return false;
-        }
-        bool processId = false, locale = false, rootUri = false, rootPath = false, clientInfo = false;
-        bool capabilities = false, options = false, trace = false, folders = false;
-        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
-        {
             bool ok;
-            if (reader.ValueTextEquals("processId"u8))
+            if (name.SequenceEqual("jsonrpc"u8))
             {
-                ok = Once(ref processId) && reader.Read()
-                    && (reader.TokenType == JsonTokenType.Null || (reader.TokenType == JsonTokenType.Number && reader.TryGetInt32(out _)));
+                ok = Once(ref version) && json.String(out var v) && v.SequenceEqual("2.0"u8);
             }
-            else if (reader.ValueTextEquals("locale"u8))
+            else if (name.SequenceEqual("id"u8))
             {
-                ok = Once(ref locale) && reader.Read() && NullOrString(ref reader);
+                ok = Once(ref hasId) && ReadId(ref json, out id);
             }
-            else if (reader.ValueTextEquals("rootUri"u8))
+            else if (name.SequenceEqual("method"u8))
             {
-                ok = Once(ref rootUri) && reader.Read() && NullOrString(ref reader);
+                ok = Once(ref method) && json.String(out var m) && m.SequenceEqual("initialize"u8);
             }
-            else if (reader.ValueTextEquals("rootPath"u8))
+            else if (name.SequenceEqual("params"u8))
             {
-                ok = Once(ref rootPath) && reader.Read() && NullOrString(ref reader);
-            }
-            else if (reader.ValueTextEquals("clientInfo"u8))
-            {
-                ok = Once(ref clientInfo) && reader.Read() && (reader.TokenType == JsonTokenType.Null || ClientInfoLooksValid(ref reader));
+                ok = Once(ref parameters) && ParamsLookValid(ref json);
             }
             else
             {
-                ok = (!reader.ValueTextEquals("capabilities"u8) || Once(ref capabilities))
-                    && (!reader.ValueTextEquals("initializationOptions"u8) || Once(ref options))
-                    && (!reader.ValueTextEquals("trace"u8) || Once(ref trace))
-                    && (!reader.ValueTextEquals("workspaceFolders"u8) || Once(ref folders))
-                    && reader.Read() && reader.TrySkip();
+                ok = false;
             }
             if (!ok)
             {
                 return false;
             }
         }
-        return reader.TokenType == JsonTokenType.EndObject;
+        while (json.Eat((byte)','));
+        return json.Eat((byte)'}') && json.AtEnd && version && hasId && method;
     }
 
-    private static bool ClientInfoLooksValid(ref Utf8JsonReader reader)
+    private static bool ReadId(ref PlainJson json, out RequestId id)
     {
-        if (reader.TokenType != JsonTokenType.StartObject)
+        id = default;
+        if (json.Peek() == '"')
+        {
+            if (!json.String(out var text))
+            {
+                return false;
+            }
+            id = RequestId.From(System.Text.Encoding.ASCII.GetString(text));
+            return true;
+        }
+        if (!json.Integer(out var n))
+        {
+            return false;
+        }
+        id = RequestId.From(n);
+        return true;
+    }
+
+    /// <summary><see cref="InitializeAnswer.LooksValid"/> over the params object.</summary>
+    private static bool ParamsLookValid(ref PlainJson json)
+    {
+        if (!json.Eat((byte)'{'))
+        {
+            return false;
+        }
+        if (json.Eat((byte)'}'))
+        {
+            return true;
+        }
+        bool processId = false, locale = false, rootUri = false, rootPath = false, clientInfo = false;
+        bool capabilities = false, options = false, trace = false, folders = false;
+        do
+        {
+            if (!json.String(out var name) || !json.Eat((byte)':'))
+            {
+                return false;
+            }
+            bool ok;
+            if (name.SequenceEqual("processId"u8))
+            {
+                ok = Once(ref processId) && (json.Null() || (json.Integer(out var pid) && pid is >= int.MinValue and <= int.MaxValue));
+            }
+            else if (name.SequenceEqual("locale"u8))
+            {
+                ok = Once(ref locale) && (json.Null() || json.String(out _));
+            }
+            else if (name.SequenceEqual("rootUri"u8))
+            {
+                ok = Once(ref rootUri) && (json.Null() || json.String(out _));
+            }
+            else if (name.SequenceEqual("rootPath"u8))
+            {
+                ok = Once(ref rootPath) && (json.Null() || json.String(out _));
+            }
+            else if (name.SequenceEqual("clientInfo"u8))
+            {
+                ok = Once(ref clientInfo) && (json.Null() || ClientInfoLooksValid(ref json));
+            }
+            else
+            {
+                ok = (!name.SequenceEqual("capabilities"u8) || Once(ref capabilities))
+                    && (!name.SequenceEqual("initializationOptions"u8) || Once(ref options))
+                    && (!name.SequenceEqual("trace"u8) || Once(ref trace))
+                    && (!name.SequenceEqual("workspaceFolders"u8) || Once(ref folders))
+                    && json.SkipValue(2);
+            }
+            if (!ok)
+            {
+                return false;
+            }
+        }
+        while (json.Eat((byte)','));
+        return json.Eat((byte)'}');
+    }
+
+    private static bool ClientInfoLooksValid(ref PlainJson json)
+    {
+        if (!json.Eat((byte)'{'))
         {
             return false;
         }
         bool name = false, version = false;
-        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+        if (json.Eat((byte)'}'))
         {
-            bool ok;
-            if (reader.ValueTextEquals("name"u8))
+            return false; // name is required
+        }
+        do
+        {
+            if (!json.String(out var key) || !json.Eat((byte)':'))
             {
-                ok = Once(ref name) && reader.Read() && reader.TokenType == JsonTokenType.String && TryGetString(ref reader, out _);
+                return false;
             }
-            else if (reader.ValueTextEquals("version"u8))
+            bool ok;
+            if (key.SequenceEqual("name"u8))
             {
-                ok = Once(ref version) && reader.Read() && NullOrString(ref reader);
+                ok = Once(ref name) && json.String(out _);
+            }
+            else if (key.SequenceEqual("version"u8))
+            {
+                ok = Once(ref version) && (json.Null() || json.String(out _));
             }
             else
             {
-                ok = reader.Read() && reader.TrySkip();
+                ok = json.SkipValue(3);
             }
             if (!ok)
             {
                 return false;
             }
         }
-        return reader.TokenType == JsonTokenType.EndObject && name;
+        while (json.Eat((byte)','));
+        return json.Eat((byte)'}') && name;
     }
 
     private static bool Once(ref bool seen)
@@ -336,21 +345,225 @@ internal static class FirstAnswer
         return true;
     }
 
-    private static bool NullOrString(ref Utf8JsonReader reader)
-        => reader.TokenType == JsonTokenType.Null || (reader.TokenType == JsonTokenType.String && TryGetString(ref reader, out _));
-
-    /// <summary>A string token as text; false for escapes that are not valid Unicode (a lone surrogate), as <see cref="JsonRpcConnection.TryGetString"/>.</summary>
-    private static bool TryGetString(ref Utf8JsonReader reader, out string text)
+    /// <summary>
+    /// A strict reader of the plain part of JSON: ASCII strings without escapes or control characters,
+    /// RFC 8259 numbers and literals, at most 32 levels. Whatever it accepts, System.Text.Json reads the
+    /// same way; whatever else it meets makes it say no.
+    /// </summary>
+    internal ref struct PlainJson(ReadOnlySpan<byte> text)
     {
-        text = "";
-        try
+        private const int MaxDepth = 32;
+        private readonly ReadOnlySpan<byte> _s = text;
+        private int _i;
+
+        public bool AtEnd
         {
-            text = reader.GetString()!;
+            get
+            {
+                SkipWhitespace();
+                return _i == _s.Length;
+            }
+        }
+
+        public byte Peek()
+        {
+            SkipWhitespace();
+            return _i < _s.Length ? _s[_i] : (byte)0;
+        }
+
+        public bool Eat(byte c)
+        {
+            if (Peek() == c && _i < _s.Length)
+            {
+                _i++;
+                return true;
+            }
+            return false;
+        }
+
+        public bool Null() => Peek() == 'n' && Literal("null"u8);
+
+        /// <summary>A string of printable ASCII without escapes; its bytes between the quotes.</summary>
+        public bool String(out ReadOnlySpan<byte> value)
+        {
+            value = default;
+            if (!Eat((byte)'"'))
+            {
+                return false;
+            }
+            var start = _i;
+            while (_i < _s.Length)
+            {
+                var c = _s[_i];
+                if (c == '"')
+                {
+                    value = _s[start.._i];
+                    _i++;
+                    return true;
+                }
+                if (c is < 0x20 or > 0x7E or (byte)'\\')
+                {
+                    return false;
+                }
+                _i++;
+            }
+            return false;
+        }
+
+        /// <summary>An integer number (no fraction, no exponent) that fits a <see cref="long"/>.</summary>
+        public bool Integer(out long value)
+        {
+            value = 0;
+            SkipWhitespace();
+            var negative = _i < _s.Length && _s[_i] == '-';
+            var i = negative ? _i + 1 : _i;
+            var start = i;
+            ulong magnitude = 0;
+            while (i < _s.Length && _s[i] is >= (byte)'0' and <= (byte)'9')
+            {
+                if (i - start >= 19 && magnitude > (ulong.MaxValue - 9) / 10)
+                {
+                    return false;
+                }
+                magnitude = (magnitude * 10) + (ulong)(_s[i] - '0');
+                i++;
+            }
+            var digits = i - start;
+            if (digits == 0 || digits > 19 || (digits > 1 && _s[start] == '0'))
+            {
+                return false;
+            }
+            if (i < _s.Length && _s[i] is (byte)'.' or (byte)'e' or (byte)'E')
+            {
+                return false;
+            }
+            if (negative ? magnitude > 9223372036854775808UL : magnitude > long.MaxValue)
+            {
+                return false;
+            }
+            value = negative ? (long)(0UL - magnitude) : (long)magnitude;
+            _i = i;
             return true;
         }
-        catch (InvalidOperationException)
+
+        /// <summary>Any value, checked and skipped; <paramref name="depth"/> is the depth it is at.</summary>
+        public bool SkipValue(int depth)
         {
-            return false;
+            if (depth > MaxDepth)
+            {
+                return false;
+            }
+            switch (Peek())
+            {
+                case (byte)'{':
+                    _i++;
+                    if (Eat((byte)'}'))
+                    {
+                        return true;
+                    }
+                    do
+                    {
+                        if (!String(out _) || !Eat((byte)':') || !SkipValue(depth + 1))
+                        {
+                            return false;
+                        }
+                    }
+                    while (Eat((byte)','));
+                    return Eat((byte)'}');
+                case (byte)'[':
+                    _i++;
+                    if (Eat((byte)']'))
+                    {
+                        return true;
+                    }
+                    do
+                    {
+                        if (!SkipValue(depth + 1))
+                        {
+                            return false;
+                        }
+                    }
+                    while (Eat((byte)','));
+                    return Eat((byte)']');
+                case (byte)'"':
+                    return String(out _);
+                case (byte)'t':
+                    return Literal("true"u8);
+                case (byte)'f':
+                    return Literal("false"u8);
+                case (byte)'n':
+                    return Literal("null"u8);
+                default:
+                    return Number();
+            }
+        }
+
+        /// <summary>-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?</summary>
+        private bool Number()
+        {
+            var i = _i;
+            if (i < _s.Length && _s[i] == '-')
+            {
+                i++;
+            }
+            var intStart = i;
+            i = Digits(i);
+            if (i == intStart || (i - intStart > 1 && _s[intStart] == '0'))
+            {
+                return false;
+            }
+            if (i < _s.Length && _s[i] == '.')
+            {
+                var fraction = ++i;
+                i = Digits(i);
+                if (i == fraction)
+                {
+                    return false;
+                }
+            }
+            if (i < _s.Length && _s[i] is (byte)'e' or (byte)'E')
+            {
+                i++;
+                if (i < _s.Length && _s[i] is (byte)'+' or (byte)'-')
+                {
+                    i++;
+                }
+                var exponent = i;
+                i = Digits(i);
+                if (i == exponent)
+                {
+                    return false;
+                }
+            }
+            _i = i;
+            return true;
+        }
+
+        private readonly int Digits(int i)
+        {
+            while (i < _s.Length && _s[i] is >= (byte)'0' and <= (byte)'9')
+            {
+                i++;
+            }
+            return i;
+        }
+
+        private bool Literal(ReadOnlySpan<byte> word)
+        {
+            if (!_s[_i..].StartsWith(word))
+            {
+                return false;
+            }
+            _i += word.Length;
+            return true;
+        }
+
+        private void SkipWhitespace()
+        {
+            while (_i < _s.Length && _s[_i] is (byte)' ' or (byte)'\t' or (byte)'\r' or (byte)'\n')
+            {
+                _i++;
+            }
         }
     }
 }

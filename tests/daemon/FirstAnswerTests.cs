@@ -24,17 +24,38 @@ public sealed class FirstAnswerTests
         """{"jsonrpc":"2.0","id":-7,"method":"initialize","params":{}}""",
         """{"jsonrpc":"2.0","id":9223372036854775807,"method":"initialize","params":{}}""",
         """{"jsonrpc":"2.0","id":"abc","method":"initialize","params":{}}""",
-        """{"jsonrpc":"2.0","id":"\u00e9\u2028<tag>&\"q\"","method":"initialize","params":{}}""",
         """{"params":{"capabilities":{"x":[1,{"y":2}]},"trace":"off"},"method":"initialize","id":"x","jsonrpc":"2.0"}""",
         """ { "jsonrpc" : "2.0" , "id" : 5 , "method" : "initialize" , "params" : { } } """ + "\r\n",
-        """{"\u006asonrpc":"2.0","id":1,"method":"\u0069nitialize","params":{}}""",
         """{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"processId":null,"clientInfo":null,"workspaceFolders":null,"somethingElse":{"a":[]}}}""",
         """{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"clientInfo":{"name":"x","extra":1},"ProcessId":"not the field"}}""",
+        """{"jsonrpc":"2.0","id":-9223372036854775808,"method":"initialize","params":{"processId":-2147483648}}""",
+        """{"jsonrpc":"2.0","id":-0,"method":"initialize","params":{"processId":2147483647,"locale":"en-gb"}}""",
+        """{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"processId":4242,"clientInfo":{"name":"Visual Studio Code","version":"1.99.3"},"locale":"en","rootPath":"/home/me/project","rootUri":"file:///home/me/project","capabilities":{"workspace":{"applyEdit":true,"workspaceEdit":{"documentChanges":true,"resourceOperations":["create","rename","delete"],"normalizesLineEndings":true},"symbol":{"symbolKind":{"valueSet":[1,2,3,4,5,6,7,8,9,10]}},"x":{"n":-1.5e-3,"m":0.25,"z":0,"e":1E+2,"f":false,"u":null,"a":[[],{},[{}]]}},"window":{"workDoneProgress":true}},"trace":"off","workspaceFolders":[{"uri":"file:///home/me/project","name":"project"}]}}""",
     };
 
     /// <summary>Bodies it must leave to the connection (which answers some, refuses others).</summary>
     public static TheoryData<string> NotPlain() => new()
     {
+        // valid, but not plain ASCII without escapes: answered by the connection, the usual way
+        """{"jsonrpc":"2.0","id":"\u00e9\u2028<tag>&\"q\"","method":"initialize","params":{}}""",
+        """{"\u006asonrpc":"2.0","id":1,"method":"\u0069nitialize","params":{}}""",
+        """{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"rootPath":"C:\\Users\\me"}}""",
+        """{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"rootPath":"/home/jürgen"}}""",
+        """{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"processId":1,"x":"\t"}}""",
+        // not valid, or not initialize
+        """{"jsonrpc":"2.0","id":-9223372036854775809,"method":"initialize","params":{}}""",
+        """{"jsonrpc":"2.0","id":01,"method":"initialize","params":{}}""",
+        """{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"processId":2147483648}}""",
+        """{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"processId":-}}""",
+        """{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"capabilities":{"a":1.}}}""",
+        """{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"capabilities":{"a":.5}}}""",
+        """{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"capabilities":{"a":1e}}}""",
+        """{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"capabilities":{"a":tru}}}""",
+        """{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"capabilities":{"a":[1,]}}}""",
+        """{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"capabilities":{"a" 1}}}""",
+        """{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"capabilities":{1:1}}}""",
+        """{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"clientInfo":{"name":"a","name":"b"}}}""",
+        """{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"capabilities":{"s":"unterminated}}}""",
         """{"jsonrpc":"2.0","id":1,"method":"initialized","params":{}}""",
         """{"jsonrpc":"2.0","id":1,"method":"shutdown"}""",
         """{"jsonrpc":"2.0","method":"initialize","params":{}}""",
