@@ -4,9 +4,9 @@ namespace Colab.Daemon.Hosting;
 
 /// <summary>
 /// The daemon's stdin and stdout as plain streams over the inherited descriptors 0 and 1 (issue 8,
-/// cold start): <see cref="Console.OpenStandardOutput"/> sets up System.Console's terminal and signal
-/// handling on its first write and takes <see cref="Console.Out"/>'s lock for every one; the protocol
-/// needs none of that. On Windows the console streams are kept.
+/// cold start): the console streams bring System.Console's set-up with them, and their writes go through
+/// its cursor bookkeeping under <see cref="Console.Out"/>'s lock; the protocol needs none of that. On
+/// Windows the console streams are kept.
 /// </summary>
 internal static class RawStdio
 {
