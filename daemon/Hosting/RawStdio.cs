@@ -16,10 +16,18 @@ internal static class RawStdio
         {
             return (Console.OpenStandardInput(), Console.OpenStandardOutput());
         }
-        // bufferSize 0: every Read and Write is one read(2) or write(2); the descriptors stay open
-        // (they are the process's own, closed when it exits).
-        var input = new FileStream(new SafeFileHandle(0, ownsHandle: false), FileAccess.Read, bufferSize: 0);
-        var output = new FileStream(new SafeFileHandle(1, ownsHandle: false), FileAccess.Write, bufferSize: 0);
-        return (input, output);
+        try
+        {
+            // bufferSize 0: every Read and Write is one read(2) or write(2); the descriptors stay open
+            // (they are the process's own, closed when it exits).
+            var input = new FileStream(new SafeFileHandle(0, ownsHandle: false), FileAccess.Read, bufferSize: 0);
+            var output = new FileStream(new SafeFileHandle(1, ownsHandle: false), FileAccess.Write, bufferSize: 0);
+            return (input, output);
+        }
+        catch (Exception ex) when (ex is IOException or ArgumentException or UnauthorizedAccessException or NotSupportedException)
+        {
+            // A descriptor that is closed or not a stream: what System.Console makes of it, as before.
+            return (Console.OpenStandardInput(), Console.OpenStandardOutput());
+        }
     }
 }
