@@ -1,8 +1,9 @@
 #!/usr/bin/env node
-// node bench/cold-start.mjs [--launches N] BUILD[,ENV=VALUE...] ...
+// node bench/cold-start.mjs [--launches N] [--idle MS] BUILD[,ENV=VALUE...] ...
 //
 // Cold start (spawn → `initialize` answered, wall and the process's CPU by then) and idle RSS
-// (1 s after `initialized`) of daemon builds given by path, interleaved launch by launch with
+// (--idle MS after `initialized`, default 1000; on a loaded machine 3000 lets the start-up probes
+// finish first, so the figure is not flattered by work not yet done) of daemon builds given by path, interleaved launch by launch with
 // the named peer: the Node vscode-jsonrpc echo server (bench/peer/echo-server.mjs). Each build
 // may carry environment settings after commas, e.g. `.artifacts/publish/linux-x64/colab,DOTNET_TieredPGO=0`.
 // The quick way to compare publish modes and runtime knobs without packaging a VSIX
@@ -18,10 +19,10 @@ import { coldStart, median } from './lib/measure.mjs';
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const { values: opts, positionals } = parseArgs({
   allowPositionals: true,
-  options: { launches: { type: 'string', default: '15' }, trace: { type: 'boolean', default: false } },
+  options: { launches: { type: 'string', default: '15' }, idle: { type: 'string', default: '1000' }, trace: { type: 'boolean', default: false } },
 });
 if (positionals.length === 0) {
-  console.error('usage: node bench/cold-start.mjs [--launches N] [--trace] BUILD[,ENV=VALUE...] ...');
+  console.error('usage: node bench/cold-start.mjs [--launches N] [--idle MS] [--trace] BUILD[,ENV=VALUE...] ...');
   process.exit(2);
 }
 
@@ -60,14 +61,14 @@ const launches = Number(opts.launches);
 const samples = servers.map(() => ({ ms: [], cpu: [], rss: [] }));
 for (let i = 0; i < launches; i++) {
   for (const [k, s] of servers.entries()) {
-    const r = await coldStart(s, { measureMemory: i < 3 });
+    const r = await coldStart(s, { measureMemory: i < 3, idleMs: Number(opts.idle) });
     samples[k].ms.push(r.ms);
     samples[k].cpu.push(r.cpuMs);
     if (r.memory) samples[k].rss.push(r.memory.rssKiB / 1024);
   }
 }
 const peer = median(samples[0].ms);
-console.log(`${launches} interleaved launches each; medians (RSS: of 3)`);
+console.log(`${launches} interleaved launches each; medians (RSS: of 3, ${opts.idle} ms after initialized)`);
 console.log('| server | cold start ms | × peer | cold CPU ms | idle RSS MiB |');
 console.log('| --- | ---: | ---: | ---: | ---: |');
 for (const [k, s] of servers.entries()) {

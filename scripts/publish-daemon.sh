@@ -40,10 +40,15 @@ props=(
   -p:PublishTrimmed=true
   -p:PublishReadyToRun=true
   -p:PublishSingleFile="$single_file"
+  -p:EventSourceSupport=false
 )
-# Nothing else by default: the lean runtime switches that were tried (EventSourceSupport,
-# ConcurrentGarbageCollection, TieredPGO, MetricsSupport, a composite image, not single
-# file) changed start-up by less than the noise and RSS by 1-2 MiB; see docs/benchmarks.md.
+# EventSourceSupport=false (issue 8, fourth round): once the first answer no longer waited for
+# the host, the EventSource set-up the runtime runs before Main was the largest piece left that
+# could go (~9 ms of CPU of ~44 to the first answer, 0.7 MiB). The cost: dotnet-counters and
+# dotnet-trace see no EventSource events from a published daemon; pass
+# -p:EventSourceSupport=true to get them back. The other lean switches that were tried
+# (ConcurrentGarbageCollection, TieredPGO, MetricsSupport, a composite image, not single file,
+# R2R code for x86-64-v3) changed start-up by less than the noise; see docs/benchmarks.md.
 
 # Each publish gets a fresh intermediate folder, so output trimmed or compiled under other
 # -p: switches is never reused (a publish that only changed feature switches took 3 s

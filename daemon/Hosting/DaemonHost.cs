@@ -96,18 +96,22 @@ public static class DaemonHost
 
     /// <summary>Runs the JSON-RPC daemon over the given streams until exit; returns the exit code.</summary>
     /// <remarks>
-    /// The connection starts reading before the host is built (issue 8, cold start): the first
-    /// message is dispatched with only the lifecycle bound, so <c>initialize</c> is answered while
-    /// the host, its logging and the services are still being built on this thread; every later
-    /// message waits for them, in order. Anything else first gets the answer it always got (the
-    /// lifecycle refuses it until <c>initialize</c>).
+    /// Issue 8, cold start: a plain <c>initialize</c> is answered on this thread before anything else
+    /// exists (<see cref="FirstAnswer"/>: the frame is read and checked here, the answer written straight
+    /// to <paramref name="output"/>); then the host is built, and every later message waits for it, in
+    /// order. Any other first message goes to the connection, which starts reading before the host is
+    /// built: it is dispatched with only the lifecycle bound (so it gets the answer it always got) while
+    /// the host, its logging and the services are still being built on this thread.
     /// </remarks>
     public static async Task<int> RunDaemonAsync(string[] args, Stream input, Stream output)
     {
         StartupTrace.Mark("run-daemon");
-        var stdio = new StdioStreams(input, output);
         var lifecycle = new Lifecycle();
-        var early = new EarlyConnection(stdio, lifecycle);
+        // A plain initialize is answered right here, on this thread, before anything else is started
+        // (FirstAnswer); whatever was read and not answered goes to the connection first.
+        var first = FirstAnswer.Answer(input, output, lifecycle);
+        var stdio = new StdioStreams(first.ReadAhead.IsEmpty ? input : new JsonRpc.PrefixedStream(first.ReadAhead, input), output);
+        var early = new EarlyConnection(stdio, lifecycle, holdFirst: first.Answered);
         StartupTrace.Mark("reading");
         IHost host;
         try

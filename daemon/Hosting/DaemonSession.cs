@@ -18,10 +18,11 @@ internal sealed class EarlyConnection
     private readonly CancellationTokenSource _stop = new();
     private readonly DeferredLogger _logger = new();
 
-    public EarlyConnection(StdioStreams stdio, Lifecycle lifecycle)
+    /// <param name="holdFirst">The first message waits for <see cref="Release"/> too (<c>initialize</c> was answered already).</param>
+    public EarlyConnection(StdioStreams stdio, Lifecycle lifecycle, bool holdFirst = false)
     {
         Lifecycle = lifecycle;
-        Connection = new JsonRpcConnection(stdio.Input, stdio.Output, _logger) { HoldAfterFirst = _released.Task };
+        Connection = new JsonRpcConnection(stdio.Input, stdio.Output, _logger) { HoldAfterFirst = _released.Task, HoldFirst = holdFirst };
         StartupTrace.Mark("connection");
         MethodTable.RegisterLifecycle(Connection, lifecycle);
         StartupTrace.Mark("lifecycle-bound");
@@ -79,6 +80,7 @@ internal sealed class DaemonSession(
         using var stopping = stoppingToken.Register(early.Stop);
         early.Release(logger);
         StartupTrace.Mark("session-ready");
+        StartupTrace.Flush();
 
         var reading = early.Reading;
         var finished = await Task.WhenAny(reading, lifecycle.ExitRequested).ConfigureAwait(false);

@@ -58,6 +58,79 @@ internal static class InitializeAnswer
     }
 
     /// <summary>
+    /// The whole answer frame for <paramref name="id"/>, as the connection frames what <see cref="Write"/> writes,
+    /// put together without <see cref="Utf8JsonWriter"/> (issue 8, cold start: its first use sets up the
+    /// default <c>JavaScriptEncoder</c>'s tables, and the JIT compiles their vector code) — possible while every
+    /// string in it is made of characters no JSON writer escapes, which the tests hold against <see cref="Write"/>.
+    /// Null when one is not (an unusual string id): the caller writes the answer the usual way.
+    /// </summary>
+    public static byte[]? PlainFrame(RequestId id)
+    {
+        var body = new List<byte>(2048);
+        Append(body, "{\"jsonrpc\":\"2.0\",\"id\":");
+        if (id.Text is { } text)
+        {
+            if (!Plain(text))
+            {
+                return null;
+            }
+            Append(body, "\"");
+            Append(body, text);
+            Append(body, "\"");
+        }
+        else
+        {
+            Append(body, (id.Number ?? 0).ToString(System.Globalization.CultureInfo.InvariantCulture));
+        }
+        Append(body, ",\"result\":{\"capabilities\":{\"experimental\":{\"colab\":{\"protocolVersion\":\"");
+        if (!Plain(ProtocolVersion) || !Plain(ServerName) || !Plain(ServerStatusService.Version))
+        {
+            return null;
+        }
+        Append(body, ProtocolVersion);
+        Append(body, "\",\"methods\":[");
+        for (var i = 0; i < Methods.All.Count; i++)
+        {
+            var name = Methods.All[i].Name;
+            if (!Plain(name))
+            {
+                return null;
+            }
+            Append(body, i == 0 ? "\"" : ",\"");
+            Append(body, name);
+            Append(body, "\"");
+        }
+        Append(body, "],\"serverStatusNotifications\":true}}},\"serverInfo\":{\"name\":\"");
+        Append(body, ServerName);
+        Append(body, "\",\"version\":\"");
+        Append(body, ServerStatusService.Version);
+        Append(body, "\"}}}");
+        return FrameWriter.Frame(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(body));
+    }
+
+    /// <summary>Letters, digits and <c>/$._-</c>: characters every JSON writer writes as they are.</summary>
+    private static bool Plain(string text)
+    {
+        foreach (var c in text)
+        {
+            if (!(char.IsAsciiLetterOrDigit(c) || c is '/' or '$' or '.' or '_' or '-'))
+            {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /// <summary>Appends ASCII text (checked by <see cref="Plain"/>, or a literal of this class) as bytes.</summary>
+    private static void Append(List<byte> body, string ascii)
+    {
+        foreach (var c in ascii)
+        {
+            body.Add((byte)c);
+        }
+    }
+
+    /// <summary>
     /// Checks <c>initialize</c>'s params. The common shapes (<see cref="InitializeParams"/>'s fields absent,
     /// null or of their type; no duplicate; shallow) are accepted here; anything else goes through
     /// <see cref="ProtocolJson"/>, which throws what a typed handler's params always threw.

@@ -43,13 +43,7 @@ public sealed class FrameWriter : IAsyncDisposable
         {
             return;
         }
-        Span<byte> digits = stackalloc byte[20];
-        Utf8Formatter.TryFormat(body.Length, digits, out var n);
-        var frame = new byte[16 + n + 4 + body.Length];
-        "Content-Length: "u8.CopyTo(frame);
-        digits[..n].CopyTo(frame.AsSpan(16));
-        "\r\n\r\n"u8.CopyTo(frame.AsSpan(16 + n));
-        body.CopyTo(frame.AsSpan(20 + n));
+        var frame = Frame(body);
         Interlocked.Add(ref _queuedBytes, frame.Length);
         if (_queue.Writer.TryWrite(frame))
         {
@@ -59,6 +53,19 @@ public sealed class FrameWriter : IAsyncDisposable
         {
             Interlocked.Add(ref _queuedBytes, -frame.Length);
         }
+    }
+
+    /// <summary>A complete JSON body with its LSP header (<c>Content-Length: N\r\n\r\n</c>), as <see cref="Enqueue"/> writes it.</summary>
+    internal static byte[] Frame(ReadOnlySpan<byte> body)
+    {
+        Span<byte> digits = stackalloc byte[20];
+        Utf8Formatter.TryFormat(body.Length, digits, out var n);
+        var frame = new byte[16 + n + 4 + body.Length];
+        "Content-Length: "u8.CopyTo(frame);
+        digits[..n].CopyTo(frame.AsSpan(16));
+        "\r\n\r\n"u8.CopyTo(frame.AsSpan(16 + n));
+        body.CopyTo(frame.AsSpan(20 + n));
+        return frame;
     }
 
     /// <summary>

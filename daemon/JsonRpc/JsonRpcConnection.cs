@@ -23,6 +23,7 @@ public sealed partial class JsonRpcConnection : IAsyncDisposable
 
     private readonly FrameReader _frames;
     private readonly FrameWriter _writer;
+    private readonly BodyTarget _enqueue;
     private readonly ILogger _logger;
     private readonly Dictionary<string, Handler> _handlers = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<RequestId, CancellationTokenSource> _inFlight = new();
@@ -34,6 +35,7 @@ public sealed partial class JsonRpcConnection : IAsyncDisposable
     {
         _frames = new FrameReader(PipeReader.Create(input, new StreamPipeReaderOptions(bufferSize: 64 * 1024)), maxContentLength);
         _writer = new FrameWriter(output);
+        _enqueue = _writer.Enqueue;
         _logger = logger;
     }
 
@@ -49,6 +51,12 @@ public sealed partial class JsonRpcConnection : IAsyncDisposable
     /// services are still being built, and releases the rest once their handlers are registered.
     /// </summary>
     public Task? HoldAfterFirst { get; set; }
+
+    /// <summary>
+    /// With <see cref="HoldAfterFirst"/>: the first message waits for it too. The daemon sets this when it
+    /// has answered <c>initialize</c> itself before the connection existed (issue 8, cold start).
+    /// </summary>
+    public bool HoldFirst { get; set; }
 
     /// <summary>Fires when the input has ended.</summary>
     public CancellationToken Closed => _closed.Token;
@@ -111,7 +119,7 @@ public sealed partial class JsonRpcConnection : IAsyncDisposable
                     Log.InputFailed(_logger, ex.Message);
                     break;
                 }
-                if (!first && HoldAfterFirst is { IsCompleted: false } hold)
+                if ((!first || HoldFirst) && HoldAfterFirst is { IsCompleted: false } hold)
                 {
                     await hold.WaitAsync(cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
                     cancellationToken.ThrowIfCancellationRequested();
@@ -472,7 +480,26 @@ public sealed partial class JsonRpcConnection : IAsyncDisposable
     [ThreadStatic]
     private static Utf8JsonWriter? t_jsonWriter;
 
-    private void Write(Action<Utf8JsonWriter> body)
+    private void Write(Action<Utf8JsonWriter> body) => Write(body, _enqueue);
+
+    /// <summary>
+    /// One whole frame of the answer <see cref="SendResult(RequestId, Action{Utf8JsonWriter})"/> sends, byte for byte:
+    /// the daemon writes its first answer with this before any connection exists (issue 8, cold start).
+    /// </summary>
+    internal static byte[] ResultFrame(RequestId id, Action<Utf8JsonWriter> writeResult)
+    {
+        byte[] frame = [];
+        Write(w =>
+        {
+            w.WritePropertyName("id");
+            id.WriteTo(w);
+            w.WritePropertyName("result");
+            writeResult(w);
+        }, body => frame = FrameWriter.Frame(body));
+        return frame;
+    }
+
+    private static void Write(Action<Utf8JsonWriter> body, BodyTarget target)
     {
         var buffer = ArrayBufferWriterPool.Rent();
         var writer = t_jsonWriter ??= new Utf8JsonWriter(buffer, new JsonWriterOptions { SkipValidation = true });
@@ -484,7 +511,7 @@ public sealed partial class JsonRpcConnection : IAsyncDisposable
             body(writer);
             writer.WriteEndObject();
             writer.Flush();
-            _writer.Enqueue(buffer.WrittenSpan);
+            target(buffer.WrittenSpan);
         }
         finally
         {
@@ -492,6 +519,8 @@ public sealed partial class JsonRpcConnection : IAsyncDisposable
             ArrayBufferWriterPool.Return(buffer);
         }
     }
+
+    private delegate void BodyTarget(ReadOnlySpan<byte> body);
 
     /// <summary>The client's progress token (LSP: an integer or a string), kept as it came so <c>$/progress</c> echoes it exactly.</summary>
     private static JsonElement? ReadWorkDoneToken(JsonElement? parameters)

@@ -50,6 +50,26 @@ public sealed class EarlyStartTests
     }
 
     [Fact]
+    public async Task HoldFirst_EvenTheFirstMessageWaitsForTheRelease()
+    {
+        // The daemon answered initialize itself (FirstAnswer): nothing the connection reads may run before the host.
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var h = new ConnectionHarness();
+        h.Connection.HoldAfterFirst = release.Task;
+        h.Connection.HoldFirst = true;
+        h.Start();
+
+        var first = h.Client.RequestAsync(1, "test/echo", """{"n":1}""");
+        var second = h.Client.RequestAsync(2, "test/echo", """{"n":2}""");
+        await Task.Delay(200);
+        Assert.False(first.IsCompleted, "the first message was dispatched before the release");
+
+        release.SetResult();
+        Assert.Equal(1, (await first).GetProperty("result").GetProperty("n").GetInt32());
+        Assert.Equal(2, (await second).GetProperty("result").GetProperty("n").GetInt32());
+    }
+
+    [Fact]
     public void DeferredLogger_KeepsEventsUntilAttached_ThenForwards()
     {
         var deferred = new DeferredLogger();
