@@ -11,7 +11,7 @@
 //                      colab_resume (async, sync) vs torch.save / the durable hand-written save
 //   resume             colab_resume (one read, sha256 overlapped with torch.load) + apply vs torch.load + apply   <= 1.1x
 //   steps/s            the built-in example under the supervisor (colab train start --follow)
-//                      vs the same script run bare                               target >= 0.98x
+//                      vs the same script run bare with the same checkpoint dir and metrics file   target >= 0.98x
 // Needs the daemon built (dotnet build ColabDaemon.sln -c Release) and Debian's python3-torch.
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
@@ -30,7 +30,12 @@ const ck = JSON.parse(execFileSync(python, [path.join(root, 'bench', 'training_b
 const rate = (out) => { const m = /steps\/s ([0-9.]+)/.exec(out); if (!m) throw new Error(`no steps/s in: ${out.slice(-400)}`); return Number(m[1]); };
 const bare = [], supervised = [];
 for (let i = 0; i < runs; i++) { // interleaved
-  bare.push(rate(execFileSync(python, [example, '--epochs', String(epochs), '--device', 'cpu'], { encoding: 'utf8' })));
+  // The same work bare: a checkpoint directory and a metrics file, as the supervisor gives the worker
+  // (colab_resume checkpoints every 20 steps and logs every step only when they are set), so the ratio
+  // is the supervisor's own cost, not that of checkpoints the bare run would not write.
+  const alone = mkdtempSync(path.join(os.tmpdir(), 'colab-bench-bare-'));
+  const bareEnv = { ...process.env, COLAB_CHECKPOINT_DIR: path.join(alone, 'checkpoints'), COLAB_CHECKPOINT_KEEP: '3', COLAB_METRICS_FILE: path.join(alone, 'metrics.jsonl') };
+  bare.push(rate(execFileSync(python, [example, '--epochs', String(epochs), '--device', 'cpu'], { encoding: 'utf8', env: bareEnv })));
   const jobs = mkdtempSync(path.join(os.tmpdir(), 'colab-bench-jobs-'));
   supervised.push(rate(execFileSync(colab, ['train', 'start', '--follow', '--', python, example, '--epochs', String(epochs), '--device', 'cpu'],
     { encoding: 'utf8', env: { ...process.env, COLAB_TRAINING_JOBS: jobs }, stdio: ['ignore', 'pipe', 'ignore'] })));
