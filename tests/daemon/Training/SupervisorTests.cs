@@ -73,10 +73,12 @@ public sealed class SupervisorTests
         var root = TempDirectory("detach");
         var jobs = new TrainingJobs(root);
         // The worker counts to 40 in ~2 s, keeping its progress in the checkpoint dir, so a new supervisor continues it.
+        // Written to a temp name and renamed, as a checkpoint must be: the test SIGKILLs the worker at any moment,
+        // and a kill between open(p,'w') truncating the file and the write would leave it empty (int('') fails).
         var script = "import os,sys,time\n" +
                      "p=os.path.join(os.environ['COLAB_CHECKPOINT_DIR'],'n'); os.makedirs(os.environ['COLAB_CHECKPOINT_DIR'],exist_ok=True)\n" +
                      "n=int(open(p).read()) if os.path.exists(p) else 0\n" +
-                     "while n<40:\n n+=1; open(p,'w').write(str(n)); print('n',n,flush=True); time.sleep(0.05)\n";
+                     "while n<40:\n n+=1; open(p+'.tmp','w').write(str(n)); os.replace(p+'.tmp',p); print('n',n,flush=True); time.sleep(0.05)\n";
         Assert.Equal(0, (await ColabAsync(root, "train", "start", "--id", "detached", "--", PythonPath, "-c", script)).Code);
         var running = await PollAsync(() => jobs.ReadStatus("detached") is { State: TrainingStates.Running, WorkerPid: not null } s ? s : null, "running");
         var supervisor = running.SupervisorPid!.Value;
