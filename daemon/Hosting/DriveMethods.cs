@@ -160,9 +160,15 @@ internal sealed class DriveMethods(DriveService drive, RuntimeManager runtimes, 
                 progress.Report($"{bytes / (1024.0 * 1024):0.0} MB", null);
             }
         });
+        return await EndingAsync(ctx, progress, () => work(reporter)).ConfigureAwait(false);
+    }
+
+    /// <summary>Runs <paramref name="work"/> and ends its progress with done, cancelled or failed.</summary>
+    private static async Task<T> EndingAsync<T>(RequestContext ctx, WorkDoneProgress progress, Func<Task<T>> work)
+    {
         try
         {
-            var result = await work(reporter).ConfigureAwait(false);
+            var result = await work().ConfigureAwait(false);
             progress.End("done");
             return result;
         }
@@ -193,17 +199,7 @@ internal sealed class DriveMethods(DriveService drive, RuntimeManager runtimes, 
                 }
             }
         });
-        try
-        {
-            var result = await work(reporter).ConfigureAwait(false);
-            progress.End("done");
-            return result;
-        }
-        catch
-        {
-            progress.End(ctx.CancellationToken.IsCancellationRequested ? "cancelled" : "failed");
-            throw;
-        }
+        return await EndingAsync(ctx, progress, () => work(reporter)).ConfigureAwait(false);
     }
 
     /// <summary>Maps <see cref="DriveException"/>s and local file errors to the Drive error codes; also used by <see cref="DriveLinkMethods"/>.</summary>

@@ -21,28 +21,8 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, describe, it } from 'node:test';
-import { VsCodeSession, allText, loadCodeServerModule, repoRoot, stillAlive, timeoutMs, waitFor, withScreenshot } from './harness';
+import { VsCodeSession, allText, loadCodeServerModule, repoRoot, stillAlive, timeoutMs, viewRows, waitFor, withScreenshot } from './harness';
 
-/** The rows of a side bar view as "label — description", expanding its pane first; undefined when the view is absent. */
-async function viewRows(vs: VsCodeSession, title: string): Promise<string[] | undefined> {
-  return vs.page.evaluate((t) => {
-    for (const pane of Array.from(document.querySelectorAll('.part.sidebar .pane'))) {
-      const header = pane.querySelector('.pane-header');
-      const name = (header?.querySelector('.title')?.textContent ?? '').trim();
-      if (name.toLowerCase() !== t.toLowerCase()) continue;
-      if (header && !header.classList.contains('expanded')) {
-        (header as HTMLElement).click();
-        return [];
-      }
-      return Array.from(pane.querySelectorAll('.pane-body .monaco-list-row')).map((row) => {
-        const label = (row.querySelector('.label-name')?.textContent ?? '').trim();
-        const description = (row.querySelector('.label-description')?.textContent ?? '').trim();
-        return description ? `${label} — ${description}` : label;
-      });
-    }
-    return undefined;
-  }, title);
-}
 
 async function tabs(vs: VsCodeSession): Promise<{ label: string; title: string; dirty: boolean; active: boolean }[]> {
   return vs.page.$$eval('.tabs-container .tab', (els) => els.map((e) => ({

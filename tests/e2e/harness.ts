@@ -526,3 +526,24 @@ export async function quickOpen(vs: VsCodeSession, file: string): Promise<void> 
     async () => `rows: ${JSON.stringify(await vs.paletteRows())}`);
   await vs.page.keyboard.press('Enter');
 }
+
+/** The rows of a side bar view ("Runtimes", "Google Drive") as "label — description", expanding it first; undefined when absent. */
+export async function viewRows(vs: VsCodeSession, title: string): Promise<string[] | undefined> {
+  return vs.page.evaluate((t) => {
+    for (const pane of Array.from(document.querySelectorAll('.part.sidebar .pane'))) {
+      const header = pane.querySelector('.pane-header');
+      const name = (header?.querySelector('.title')?.textContent ?? '').trim();
+      if (name.toLowerCase() !== t.toLowerCase()) continue;
+      if (header && !header.classList.contains('expanded')) {
+        (header as HTMLElement).click();
+        return [];
+      }
+      return Array.from(pane.querySelectorAll('.pane-body .monaco-list-row')).map((row) => {
+        const label = (row.querySelector('.label-name')?.textContent ?? '').trim();
+        const description = (row.querySelector('.label-description')?.textContent ?? '').trim();
+        return description ? `${label} — ${description}` : label;
+      });
+    }
+    return undefined;
+  }, title);
+}

@@ -16,31 +16,11 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, describe, it } from 'node:test';
 import type { Frame } from 'playwright-core';
-import { VsCodeSession, allText, buildFakeNvml, stillAlive, loadCodeServerModule, notebook, quickOpen, repoRoot, timeoutMs, waitFor, withScreenshot } from './harness';
+import { VsCodeSession, allText, buildFakeNvml, stillAlive, loadCodeServerModule, notebook, quickOpen, repoRoot, timeoutMs, viewRows, waitFor, withScreenshot } from './harness';
 
 const docsImages = path.join(repoRoot, 'docs', 'images');
 const updateDocs = process.env.COLAB_E2E_DOCS_IMAGES === '1';
 
-/** The rows of a side bar view ("Runtimes", "Google Drive") as "label — description", expanding it first; undefined when absent. */
-async function viewRows(vs: VsCodeSession, title: string): Promise<string[] | undefined> {
-  return vs.page.evaluate((t) => {
-    for (const pane of Array.from(document.querySelectorAll('.part.sidebar .pane'))) {
-      const header = pane.querySelector('.pane-header');
-      const name = (header?.querySelector('.title')?.textContent ?? '').trim();
-      if (name.toLowerCase() !== t.toLowerCase()) continue;
-      if (header && !header.classList.contains('expanded')) {
-        (header as HTMLElement).click();
-        return [];
-      }
-      return Array.from(pane.querySelectorAll('.pane-body .monaco-list-row')).map((row) => {
-        const label = (row.querySelector('.label-name')?.textContent ?? '').trim();
-        const description = (row.querySelector('.label-description')?.textContent ?? '').trim();
-        return description ? `${label} — ${description}` : label;
-      });
-    }
-    return undefined;
-  }, title);
-}
 
 async function waitForRows(vs: VsCodeSession, title: string, what: string, ok: (rows: string[]) => boolean, timeout = 2 * timeoutMs): Promise<string[]> {
   return waitFor(
