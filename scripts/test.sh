@@ -13,7 +13,7 @@ mkdir -p "$out"
 bash scripts/setup.sh || { echo "setup failed"; exit 1; }
 node scripts/build.mjs || { echo "build failed"; exit 1; }
 
-passed=0; failed=0; skipped=0; broken=()
+passed=0; failed=0; skipped=0; broken=(); why=()
 
 # Counts from `dotnet test` ("Failed: 0, Passed: 57, Skipped: 0").
 run_dotnet() {
@@ -40,6 +40,10 @@ run_dotnet() {
     names=$(grep -E "^ +Failed [A-Za-z_]" "$log" | sed -E 's/^ +Failed +//; s/ \[.*$//' | sort -u | head -n 20)
     broken+=("daemon tests")
     while IFS= read -r n; do [ -n "$n" ] && broken+=("  $n"); done <<<"$names"
+    # And why: the first lines of each failure's message, kept for the end of the log.
+    why+=("$(awk '/^ +Failed [A-Za-z_]/ { n = 0; grab = 1; print; next }
+                  grab && /^ +Stack Trace:/ { grab = 0; next }
+                  grab && n < 12 { print; n++ }' "$log" | head -n 120)")
   fi
 }
 
@@ -70,6 +74,7 @@ run_node() {
     local names
     names=$(grep -E "^ *✖ " "$log" | grep -v "✖ failing tests:" | sed -E 's/^ *✖ //; s/ \([0-9.]+ms\)$//' | sort -u | head -n 20)
     while IFS= read -r n; do [ -n "$n" ] && broken+=("  $n"); done <<<"$names"
+    why+=("$(sed -n '/✖ failing tests:/,$p' "$log" | head -n 80)")
   fi
 }
 
@@ -84,6 +89,7 @@ run_node "package tests (VSIX installed in code-server)" out/tests/package
 run_node "Remote-SSH tests (sshd on loopback)" out/tests/remote
 
 echo
+[ ${#why[@]} -gt 0 ] && printf '%s\n' "${why[@]}"
 [ ${#broken[@]} -gt 0 ] && printf 'failing: %s\n' "${broken[@]}"
 echo "$passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ]

@@ -186,8 +186,14 @@ class _Worker:
         return job
 
     def stop(self) -> None:
-        """Ends the thread once the work handed to it is done."""
+        """Ends the thread once the work handed to it is done, and waits until it has.
+
+        Joining matters at interpreter exit: a daemon thread still alive then is ended with
+        pthread_exit when it next wants the GIL, and that unwind through PyTorch's C++ frames
+        aborts the process ("terminate called without an active exception", exit 134)."""
         self._queue.put(None)
+        if threading.current_thread() is not self._thread:
+            self._thread.join(timeout=60)
 
     def _run(self) -> None:
         while True:
@@ -615,12 +621,14 @@ class Run:
         # The interpreter is exiting (the script returned, sys.exit, an uncaught exception): let the save in
         # flight finish — the worker is a daemon thread and would otherwise be cut short — and say if it failed.
         pending = self._pending
-        if pending is None:
-            return
-        pending.done.wait()
-        if pending.error is not None:
-            _log(f"the background save of checkpoint step {self._pending_step} failed and the run exited before it "
-                 f"was reported: {pending.error}")
+        if pending is not None:
+            pending.done.wait()
+            if pending.error is not None:
+                _log(f"the background save of checkpoint step {self._pending_step} failed and the run exited before it "
+                     f"was reported: {pending.error}")
+        worker, self._worker = self._worker, None
+        if worker is not None:
+            worker.stop()  # joined before finalization (see _Worker.stop)
 
     def log(self, record: Dict[str, Any]) -> None:
         if self._metrics is None:
