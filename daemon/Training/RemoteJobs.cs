@@ -514,7 +514,17 @@ public sealed class RemoteJobs : IDisposable
                     refused ??= $"checkpoint step {e.Step} was not mirrored: the runtime's copy is {actual} bytes but its manifest says {e.Size}";
                     continue;
                 }
-                await _files.DownloadAsync(runtimeId, $"{remoteDir}/{e.File}", Path.Combine(staging, e.File), overwrite: true, cancellationToken: ct).ConfigureAwait(false);
+                // The listing and the stream may disagree (the file changed in between, or a hostile server): stop once past the size.
+                using var cut = CancellationTokenSource.CreateLinkedTokenSource(ct);
+                try
+                {
+                    await _files.DownloadAsync(runtimeId, $"{remoteDir}/{e.File}", Path.Combine(staging, e.File), overwrite: true,
+                        progress: p => { if (p.Done > e.Size) { cut.Cancel(); } }, cancellationToken: cut.Token).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+                {
+                    refused ??= $"checkpoint step {e.Step} was not mirrored: the runtime sent more than the {e.Size} bytes its manifest says";
+                }
             }
             File.Move(fetched, Path.Combine(staging, CheckpointStore.ManifestName), overwrite: true);
             result = CheckpointMirror.Sync(staging, target, spec.CheckpointKeep);

@@ -233,4 +233,37 @@ public sealed class RemoteDriveMirrorTests(RemoteJupyterFixture jupyter) : IClas
         files = await s.FilesAsync();
         Assert.Equal(File.ReadAllBytes(Path.Combine(OnRuntime(id), CheckpointStore.FileNameFor(2))), await s.Drive.ContentAsync(files[CheckpointStore.FileNameFor(2)].Id));
     }
+    [Fact]
+    public async Task RemoteJob_DriveFolder_WithoutDrive_OrAFile_IsInvalidParams_AndNothingStartsOnTheRuntime()
+    {
+        await using var drive = await DriveStandIn.StartAsync();
+        var file = await drive.AddFileAsync("weights.bin", [1, 2, 3]);
+        var root = TempDirectory("rdrive-bad");
+        await using var daemon = DaemonProcess.Start(environment: new Dictionary<string, string> { ["COLAB_TRAINING_JOBS"] = root, ["COLAB_PYTHON"] = PythonPath });
+        await daemon.InitializeAsync();
+        var runtimeId = await jupyter.ConnectAsync(daemon);
+        var ws = Workspace("ckpt.py", Script);
+
+        var noDrive = await daemon.RequestAsync(Methods.TrainStart, JsonSerializer.Serialize(
+            new TrainStartParams(["python3", "ckpt.py", "2"], WorkingDirectory: ws, RuntimeId: runtimeId, DriveFolder: "abc"), TrainingProtocolJson.Default.TrainStartParams));
+        Assert.Equal(ErrorCodes.InvalidParams, noDrive.GetProperty("error").GetProperty("code").GetInt32());
+        Assert.Contains("driveFolder needs Google Drive", noDrive.GetProperty("error").GetProperty("message").GetString(), StringComparison.Ordinal);
+
+        await daemon.RequestAsync("colab/drive/use", JsonSerializer.Serialize(new { kind = "api", baseUrl = drive.BaseUrl, accessToken = "test-token" }, DriveTestJson.Options));
+        var aFile = await daemon.RequestAsync(Methods.TrainStart, JsonSerializer.Serialize(
+            new TrainStartParams(["python3", "ckpt.py", "2"], WorkingDirectory: ws, RuntimeId: runtimeId, DriveFolder: file), TrainingProtocolJson.Default.TrainStartParams));
+        Assert.Equal(ErrorCodes.InvalidParams, aFile.GetProperty("error").GetProperty("code").GetInt32());
+        Assert.Contains("is a file; give a Drive folder", aFile.GetProperty("error").GetProperty("message").GetString(), StringComparison.Ordinal);
+
+        var control = await daemon.RequestAsync(Methods.TrainStart, JsonSerializer.Serialize(
+            new TrainStartParams(["python3", "ckpt.py", "2"], WorkingDirectory: ws, RuntimeId: runtimeId, DriveFolder: "bad\u0001id"), TrainingProtocolJson.Default.TrainStartParams));
+        Assert.Equal(ErrorCodes.InvalidParams, control.GetProperty("error").GetProperty("code").GetInt32());
+
+        // The job refused for the file was marked failed with the reason; nothing of it reached the runtime.
+        var jobs = (await daemon.RequestAsync(Methods.TrainList, "{}")).GetProperty("result").GetProperty("jobs").EnumerateArray().ToList();
+        var refused = Assert.Single(jobs);
+        Assert.Equal("failed", refused.GetProperty("state").GetString());
+        Assert.Contains("is a file", refused.GetProperty("lastError").GetString(), StringComparison.Ordinal);
+        Assert.All(jobs, j => Assert.False(Directory.Exists(Path.Combine(jupyter.Root, "colab-training", "jobs", j.GetProperty("id").GetString()!))));
+    }
 }
