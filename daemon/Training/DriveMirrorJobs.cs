@@ -9,7 +9,8 @@ namespace Colab.Daemon.Training;
 /// <summary>A job's Drive mirror: <c>drive-mirror.json</c> in the job directory, written when the job is created and after each pass.</summary>
 /// <param name="Folder">The Drive folder (id, share link, or for a mounted folder its path) as the user gave it.</param>
 /// <param name="ManifestStamp">The job's checkpoint manifest (last write, ticks, and length) that the last good pass mirrored; 0: none yet.</param>
-public sealed record DriveMirrorState(string Folder, int Keep, long? MirroredStep, string? Error, DateTimeOffset At, long ManifestStamp);
+/// <param name="FetchError">For a job on a remote runtime: what went wrong fetching its checkpoints from the runtime into the local staging folder (null: nothing).</param>
+public sealed record DriveMirrorState(string Folder, int Keep, long? MirroredStep, string? Error, DateTimeOffset At, long ManifestStamp, string? FetchError = null);
 
 [JsonSourceGenerationOptions(
     PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase,
@@ -36,19 +37,56 @@ public sealed class DriveMirrorJobs
     private readonly ILogger _logger;
     private readonly ConcurrentDictionary<string, Task<string?>> _inFlight = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, (string JobDirectory, string CheckpointDirectory)> _known = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, Func<CancellationToken, Task>> _fetchers = new(StringComparer.Ordinal);
+    private static readonly Lock StateLock = new();
 
     public DriveMirrorJobs(DriveService drive, ILogger<DriveMirrorJobs> logger)
     {
         _drive = drive;
         _logger = logger;
-        drive.BeforeFlush = _ =>
+        drive.BeforeFlush = async ct =>
         {
+            // Jobs on a remote runtime: what the runtime committed since the last poll is fetched first.
+            foreach (var (id, fetch) in _fetchers)
+            {
+                try
+                {
+                    await fetch(ct).ConfigureAwait(false);
+                }
+                catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
+                {
+                    _logger.LogWarning("training job {Job}: fetching checkpoints from the runtime before the flush failed: {Error}", id, e.Message);
+                }
+            }
             foreach (var (id, job) in _known)
             {
                 Poll(id, job.JobDirectory, job.CheckpointDirectory, retryNow: true);
             }
-            return Task.CompletedTask;
         };
+    }
+
+    /// <summary>
+    /// A job on a remote runtime being supervised: <paramref name="fetch"/> brings its newest checkpoints from the
+    /// runtime into <paramref name="checkpointDirectory"/> (the local staging folder); a flush runs it first.
+    /// </summary>
+    public void RegisterRemote(string jobId, string jobDirectory, string checkpointDirectory, Func<CancellationToken, Task> fetch)
+    {
+        _known[jobId] = (jobDirectory, checkpointDirectory);
+        _fetchers[jobId] = fetch;
+    }
+
+    public void UnregisterRemote(string jobId) => _fetchers.TryRemove(jobId, out _);
+
+    /// <summary>Records what fetching a remote job's checkpoints from the runtime did (null: it worked); shown as <c>driveMirrorError</c>.</summary>
+    public static void SetFetchError(string jobDirectory, string? error)
+    {
+        lock (StateLock)
+        {
+            if (ReadState(jobDirectory) is { } state && state.FetchError != error)
+            {
+                WriteStateLocked(jobDirectory, state with { FetchError = error });
+            }
+        }
     }
 
     public const string NotConnected = "Invalid params: driveFolder needs Google Drive: sign in ('Colab: Sign in to Google Drive') or use a Drive folder first";
@@ -99,7 +137,7 @@ public sealed class DriveMirrorJobs
             const string signIn = "Drive is not connected: sign in to Google Drive or use a Drive folder; the checkpoints are mirrored once it is";
             if (state.Error != signIn)
             {
-                WriteState(jobDirectory, state with { Error = signIn, At = DateTimeOffset.UtcNow });
+                Update(jobDirectory, s => s with { Error = signIn, At = DateTimeOffset.UtcNow });
             }
             return;
         }
@@ -114,7 +152,7 @@ public sealed class DriveMirrorJobs
             {
                 _logger.LogInformation("training job {Job}: {Copied} checkpoint(s) mirrored to Drive, newest step {Step}", jobId, r.Copied, r.NewestStep);
             }
-            WriteState(jobDirectory, state with { MirroredStep = r.NewestStep ?? state.MirroredStep, Error = r.Error, At = DateTimeOffset.UtcNow, ManifestStamp = r.Error is null ? stamp : state.ManifestStamp });
+            Update(jobDirectory, s => s with { MirroredStep = r.NewestStep ?? s.MirroredStep, Error = r.Error, At = DateTimeOffset.UtcNow, ManifestStamp = r.Error is null ? stamp : s.ManifestStamp });
             return r.Error;
         });
         if (_inFlight.TryAdd(jobId, pass))
@@ -155,7 +193,27 @@ public sealed class DriveMirrorJobs
         }
     }
 
+    /// <summary>Read, change, write under one lock: the supervising loop (fetch errors) and the mirror passes both write the state.</summary>
+    private static void Update(string jobDirectory, Func<DriveMirrorState, DriveMirrorState> change)
+    {
+        lock (StateLock)
+        {
+            if (ReadState(jobDirectory) is { } state)
+            {
+                WriteStateLocked(jobDirectory, change(state));
+            }
+        }
+    }
+
     private static void WriteState(string jobDirectory, DriveMirrorState state)
+    {
+        lock (StateLock)
+        {
+            WriteStateLocked(jobDirectory, state);
+        }
+    }
+
+    private static void WriteStateLocked(string jobDirectory, DriveMirrorState state)
     {
         var path = Path.Combine(jobDirectory, StateFile);
         var tmp = path + ".tmp";

@@ -50,9 +50,12 @@ public sealed class RemoteJobs : IDisposable
     private readonly ILogger _logger;
     private readonly ConcurrentDictionary<string, Attached> _attached = new(StringComparer.Ordinal);
     private readonly CancellationTokenSource _disposed = new();
+    private readonly DriveMirrorJobs? _driveMirror;
 
-    public RemoteJobs(TrainingJobs jobs, RuntimeManager runtimes, RuntimeFiles files, ILogger? logger = null)
+    /// <param name="driveMirror">Uploads to Drive for jobs with a <c>driveFolder</c> (none: such jobs are never started here).</param>
+    public RemoteJobs(TrainingJobs jobs, RuntimeManager runtimes, RuntimeFiles files, ILogger? logger = null, DriveMirrorJobs? driveMirror = null)
     {
+        _driveMirror = driveMirror;
         _jobs = jobs;
         _runtimes = runtimes;
         _files = files;
@@ -66,6 +69,11 @@ public sealed class RemoteJobs : IDisposable
         public string? WebhookUrl { get; } = webhookUrl;
         public CancellationTokenSource Stop { get; } = new();
         public Task Loop { get; set; } = Task.CompletedTask;
+
+        /// <summary>One fetch for Drive at a time: the supervising loop's and a flush's.</summary>
+        public SemaphoreSlim DriveFetch { get; } = new(1, 1);
+
+        public MirrorState DriveState { get; } = new();
     }
 
     public bool IsAttached(string jobId) => _attached.ContainsKey(jobId);
@@ -95,7 +103,7 @@ public sealed class RemoteJobs : IDisposable
             throw new TrainingException($"training job '{spec.Id}' is already supervised");
         }
         var status = Update(dir, _jobs.ReadStatus(spec.Id) with { State = TrainingStates.Starting, SupervisorPid = Environment.ProcessId });
-        var seeded = spec.Mirror is not null && await SeedFromMirrorAsync(spec, runtimeId, cancellationToken).ConfigureAwait(false);
+        var seeded = await SeedAsync(spec, runtimeId, cancellationToken).ConfigureAwait(false);
         await LaunchAsync(spec, runtimeId, status.Restarts, resume: seeded, cancellationToken).ConfigureAwait(false);
         Update(dir, status with { State = TrainingStates.Running });
         attached.Loop = Task.Run(() => SuperviseAsync(spec, attached, launchedNow: true));
@@ -173,6 +181,16 @@ public sealed class RemoteJobs : IDisposable
         var attemptsThisRun = 0;
         var mirror = new MirrorState();
         var mirrorNext = DateTime.MinValue;
+        var driveNext = DateTime.MinValue;
+        var drive = _driveMirror is not null && DriveMirrorJobs.ReadState(dir) is not null;
+        if (drive)
+        {
+            _driveMirror!.RegisterRemote(spec.Id, dir, spec.CheckpointDirectory, async token =>
+            {
+                using var both = CancellationTokenSource.CreateLinkedTokenSource(token, ct);
+                await FetchForDriveAsync(spec, a, both.Token).ConfigureAwait(false);
+            });
+        }
         try
         {
             while (!ct.IsCancellationRequested)
@@ -223,6 +241,11 @@ public sealed class RemoteJobs : IDisposable
                     // Every 2 s while it runs, and once more when the worker has ended (its checkpoint on SIGTERM, its last one).
                     mirrorNext = DateTime.UtcNow + MirrorInterval;
                     await MirrorCheckpointsAsync(spec, a, mirror, ct).ConfigureAwait(false);
+                }
+                if (drive && (DateTime.UtcNow >= driveNext || byName.ContainsKey("exit")))
+                {
+                    driveNext = DateTime.UtcNow + MirrorInterval;
+                    await FetchForDriveAsync(spec, a, ct).ConfigureAwait(false);
                 }
                 if (byName.TryGetValue("heartbeat", out var hb) && hb.LastModified != lastBeat)
                 {
@@ -305,6 +328,7 @@ public sealed class RemoteJobs : IDisposable
         }
         finally
         {
+            _driveMirror?.UnregisterRemote(spec.Id);
             _attached.TryRemove(spec.Id, out _);
         }
     }
@@ -332,6 +356,9 @@ public sealed class RemoteJobs : IDisposable
     /// <summary>The local folder (in the job's directory) where payloads fetched from the runtime wait for <see cref="CheckpointMirror.Sync"/>; emptied after every pass.</summary>
     public const string MirrorStaging = "mirror-staging";
 
+    /// <summary>The local folder (in the job's directory) where payloads fetched from the runtime for Drive wait to be committed into the job's local checkpoint directory; emptied after every pass.</summary>
+    public const string DriveStaging = "drive-staging";
+
     private sealed class MirrorState
     {
         public (DateTimeOffset?, long?) Stamp { get; set; }
@@ -349,76 +376,11 @@ public sealed class RemoteJobs : IDisposable
     /// </summary>
     private async Task MirrorCheckpointsAsync(TrainingJobSpec spec, Attached a, MirrorState state, CancellationToken ct)
     {
-        var remoteDir = spec.Remote!.CheckpointPath;
         var dir = _jobs.DirectoryOf(spec.Id);
-        var staging = Path.Combine(dir, MirrorStaging);
-        MirrorResult result;
-        (DateTimeOffset?, long?) stamp;
-        try
+        if (await FetchCheckpointsAsync(spec, a.RuntimeId, spec.Mirror!, Path.Combine(dir, MirrorStaging), state, $"mirroring to {spec.Mirror} failed", ct).ConfigureAwait(false) is not { } result)
         {
-            IReadOnlyList<RuntimeFileEntry> entries;
-            try
-            {
-                entries = await _files.ListAsync(a.RuntimeId, remoteDir, ct).ConfigureAwait(false);
-            }
-            catch (JupyterException e) when (e.Kind == JupyterErrorKind.NotFound)
-            {
-                return; // no checkpoint yet
-            }
-            if (entries.FirstOrDefault(e => e.Name == CheckpointStore.ManifestName && e.Type == "file") is not { } manifestEntry)
-            {
-                return;
-            }
-            stamp = (manifestEntry.LastModified, manifestEntry.Size);
-            if (stamp == state.Stamp)
-            {
-                return;
-            }
-            if (manifestEntry.Size is > 16 * 1024 * 1024)
-            {
-                throw new CheckpointException($"the checkpoint manifest on the runtime is too large ({manifestEntry.Size} bytes)");
-            }
-            Directory.CreateDirectory(staging);
-            var fetched = Path.Combine(staging, "." + CheckpointStore.ManifestName + ".fetched");
-            await _files.DownloadAsync(a.RuntimeId, $"{remoteDir}/{CheckpointStore.ManifestName}", fetched, overwrite: true, cancellationToken: ct).ConfigureAwait(false);
-            var raw = await File.ReadAllBytesAsync(fetched, ct).ConfigureAwait(false);
-            var manifest = CheckpointStore.Parse(raw, $"{remoteDir}/{CheckpointStore.ManifestName} on runtime {a.RuntimeId}");
-            IReadOnlyList<CheckpointEntry> held;
-            try
-            {
-                held = Directory.Exists(spec.Mirror) ? CheckpointMirror.Held(spec.Mirror!, manifest.Model, spec.CheckpointKeep) : [];
-            }
-            catch (CheckpointException)
-            {
-                held = []; // Sync says what is wrong with the mirror
-            }
-            var present = entries.Where(e => e.Type == "file").Select(e => e.Name).ToHashSet(StringComparer.Ordinal);
-            foreach (var e in manifest.Checkpoints.OrderByDescending(c => c.Step).Take(spec.CheckpointKeep))
-            {
-                if (held.Any(h => h.File == e.File && h.Size == e.Size && string.Equals(h.Sha256, e.Sha256, StringComparison.OrdinalIgnoreCase)) || !present.Contains(e.File))
-                {
-                    continue; // in the mirror already; or pruned on the runtime since the listing (Sync tells if that loses anything)
-                }
-                await _files.DownloadAsync(a.RuntimeId, $"{remoteDir}/{e.File}", Path.Combine(staging, e.File), overwrite: true, cancellationToken: ct).ConfigureAwait(false);
-            }
-            File.Move(fetched, Path.Combine(staging, CheckpointStore.ManifestName), overwrite: true);
-            result = CheckpointMirror.Sync(staging, spec.Mirror!, spec.CheckpointKeep);
+            return;
         }
-        catch (OperationCanceledException) when (ct.IsCancellationRequested)
-        {
-            throw;
-        }
-        catch (Exception e) when (e is JupyterException or HttpRequestException or IOException or UnauthorizedAccessException or CheckpointException or ArgumentException or TargetExistsException)
-        {
-            // Fetching failed (the server restarts, the network blips, a file vanished): the same manifest is tried again.
-            stamp = state.Stamp;
-            result = new MirrorResult(0, null, $"mirroring to {spec.Mirror} failed: fetching from the runtime: {e.Message}; trying again");
-        }
-        finally
-        {
-            EmptyStaging(staging);
-        }
-        state.Stamp = stamp;
         if (result.Copied > 0)
         {
             Log(dir, $"mirrored {result.Copied} checkpoint(s) from the runtime to {spec.Mirror} (newest step {result.NewestStep})");
@@ -440,6 +402,155 @@ public sealed class RemoteJobs : IDisposable
         }
     }
 
+    /// <summary>
+    /// For a job with a Drive folder: the runtime's new checkpoints are fetched and committed, verified, into the
+    /// job's local checkpoint directory (the staging folder between the runtime and Drive), and a Drive pass
+    /// (<see cref="DriveMirrorJobs.Poll"/>) uploads them from there. A failure is <c>driveMirrorError</c> and retried.
+    /// </summary>
+    private async Task FetchForDriveAsync(TrainingJobSpec spec, Attached a, CancellationToken ct)
+    {
+        var dir = _jobs.DirectoryOf(spec.Id);
+        await a.DriveFetch.WaitAsync(ct).ConfigureAwait(false);
+        try
+        {
+            var state = a.DriveState;
+            MirrorResult? result;
+            try
+            {
+                Directory.CreateDirectory(spec.CheckpointDirectory);
+                result = await FetchCheckpointsAsync(spec, a.RuntimeId, spec.CheckpointDirectory, Path.Combine(dir, DriveStaging), state, "mirroring to Drive failed", ct).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                result = new MirrorResult(0, null, $"mirroring to Drive failed: the local staging folder {spec.CheckpointDirectory}: {e.Message}; trying again");
+            }
+            if (result is not null)
+            {
+                if (result.Copied > 0)
+                {
+                    Log(dir, $"fetched {result.Copied} verified checkpoint(s) from the runtime for Drive (newest step {result.NewestStep})");
+                }
+                if (result.Error is not null && result.Error != state.Error)
+                {
+                    Log(dir, result.Error);
+                }
+                else if (result.Error is null && state.Error is not null)
+                {
+                    Log(dir, "fetching checkpoints from the runtime for Drive works again");
+                }
+                state.Error = result.Error;
+                DriveMirrorJobs.SetFetchError(dir, result.Error);
+            }
+            _driveMirror?.Poll(spec.Id, dir, spec.CheckpointDirectory);
+        }
+        finally
+        {
+            a.DriveFetch.Release();
+        }
+    }
+
+    /// <summary>
+    /// When the checkpoint manifest on the runtime changed: it is fetched, each of its newest <c>keep</c>
+    /// payloads <paramref name="target"/> does not hold yet is fetched through the contents API into
+    /// <paramref name="staging"/> (not one whose size on the runtime differs from the manifest's), and
+    /// <see cref="CheckpointMirror.Sync"/> verifies size and sha256 against that manifest and commits them into
+    /// <paramref name="target"/> atomically (temp name, fsync, rename, dir fsync, then its manifest; pruning last).
+    /// A failure never touches what <paramref name="target"/> holds. Null when the manifest did not change.
+    /// </summary>
+    private async Task<MirrorResult?> FetchCheckpointsAsync(TrainingJobSpec spec, string runtimeId, string target, string staging, MirrorState state, string failed, CancellationToken ct)
+    {
+        var remoteDir = spec.Remote!.CheckpointPath;
+        MirrorResult result;
+        (DateTimeOffset?, long?) stamp;
+        try
+        {
+            IReadOnlyList<RuntimeFileEntry> entries;
+            try
+            {
+                entries = await _files.ListAsync(runtimeId, remoteDir, ct).ConfigureAwait(false);
+            }
+            catch (JupyterException e) when (e.Kind == JupyterErrorKind.NotFound)
+            {
+                return null; // no checkpoint yet
+            }
+            if (entries.FirstOrDefault(e => e.Name == CheckpointStore.ManifestName && e.Type == "file") is not { } manifestEntry)
+            {
+                return null;
+            }
+            stamp = (manifestEntry.LastModified, manifestEntry.Size);
+            if (stamp == state.Stamp)
+            {
+                return null;
+            }
+            if (manifestEntry.Size is > 16 * 1024 * 1024)
+            {
+                throw new CheckpointException($"the checkpoint manifest on the runtime is too large ({manifestEntry.Size} bytes)");
+            }
+            Directory.CreateDirectory(staging);
+            var fetched = Path.Combine(staging, "." + CheckpointStore.ManifestName + ".fetched");
+            await _files.DownloadAsync(runtimeId, $"{remoteDir}/{CheckpointStore.ManifestName}", fetched, overwrite: true, cancellationToken: ct).ConfigureAwait(false);
+            var raw = await File.ReadAllBytesAsync(fetched, ct).ConfigureAwait(false);
+            var manifest = CheckpointStore.Parse(raw, $"{remoteDir}/{CheckpointStore.ManifestName} on runtime {runtimeId}");
+            IReadOnlyList<CheckpointEntry> held;
+            try
+            {
+                held = Directory.Exists(target) ? CheckpointMirror.Held(target, manifest.Model, spec.CheckpointKeep) : [];
+            }
+            catch (CheckpointException)
+            {
+                held = []; // Sync says what is wrong with the target
+            }
+            var listed = entries.Where(e => e.Type == "file").ToDictionary(e => e.Name, e => e.Size, StringComparer.Ordinal);
+            string? refused = null;
+            foreach (var e in manifest.Checkpoints.OrderByDescending(c => c.Step).Take(spec.CheckpointKeep))
+            {
+                if (held.Any(h => h.File == e.File && h.Size == e.Size && string.Equals(h.Sha256, e.Sha256, StringComparison.OrdinalIgnoreCase)) || !listed.TryGetValue(e.File, out var size))
+                {
+                    continue; // held already; or pruned on the runtime since the listing (Sync tells if that loses anything)
+                }
+                if (size is long actual && actual != e.Size)
+                {
+                    // A manifest that lies about the size (or a payload torn on the runtime): not even fetched.
+                    refused ??= $"checkpoint step {e.Step} was not mirrored: the runtime's copy is {actual} bytes but its manifest says {e.Size}";
+                    continue;
+                }
+                // The listing and the stream may disagree (the file changed in between, or a hostile server): stop once past the size.
+                using var cut = CancellationTokenSource.CreateLinkedTokenSource(ct);
+                try
+                {
+                    await _files.DownloadAsync(runtimeId, $"{remoteDir}/{e.File}", Path.Combine(staging, e.File), overwrite: true,
+                        progress: p => { if (p.Done > e.Size) { cut.Cancel(); } }, cancellationToken: cut.Token).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+                {
+                    refused ??= $"checkpoint step {e.Step} was not mirrored: the runtime sent more than the {e.Size} bytes its manifest says";
+                }
+            }
+            File.Move(fetched, Path.Combine(staging, CheckpointStore.ManifestName), overwrite: true);
+            result = CheckpointMirror.Sync(staging, target, spec.CheckpointKeep);
+            if (refused is not null && (result.Error is null || !result.Error.StartsWith("mirroring to", StringComparison.Ordinal)))
+            {
+                result = result with { Error = refused };
+            }
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+            throw;
+        }
+        catch (Exception e) when (e is JupyterException or HttpRequestException or IOException or UnauthorizedAccessException or CheckpointException or ArgumentException or TargetExistsException)
+        {
+            // Fetching failed (the server restarts, the network blips, a file vanished): the same manifest is tried again.
+            stamp = state.Stamp;
+            result = new MirrorResult(0, null, $"{failed}: fetching from the runtime: {e.Message}; trying again");
+        }
+        finally
+        {
+            EmptyStaging(staging);
+        }
+        state.Stamp = stamp;
+        return result;
+    }
+
     private static void EmptyStaging(string staging)
     {
         try
@@ -459,27 +570,49 @@ public sealed class RemoteJobs : IDisposable
     }
 
     /// <summary>
-    /// A new job with a mirror on a runtime that has none of its checkpoints (a fresh runtime after the
-    /// old one is gone): the mirror's newest checkpoint that verifies is uploaded into the job's checkpoint
-    /// folder there — payload first, then a manifest naming it — so the worker resumes from it. True when seeded.
+    /// A new job with a mirror or a Drive folder on a runtime that has none of its checkpoints (a fresh runtime
+    /// after the old one is gone): the newest checkpoint that verifies — in the mirror, or restored from Drive
+    /// into the job's local checkpoint directory (<see cref="TrainingService"/> did that) — is uploaded into the
+    /// job's checkpoint folder there (chunked, to a temporary name, renamed into place): payload first, then a
+    /// manifest naming it, so the worker resumes from it. True when seeded.
     /// </summary>
-    private async Task<bool> SeedFromMirrorAsync(TrainingJobSpec spec, string runtimeId, CancellationToken cancellationToken)
+    private async Task<bool> SeedAsync(TrainingJobSpec spec, string runtimeId, CancellationToken cancellationToken)
     {
         var dir = _jobs.DirectoryOf(spec.Id);
-        (CheckpointEntry Entry, string Model, string Path)? newest;
-        try
+        var candidates = new List<(CheckpointEntry Entry, string Model, string Path, string From)>();
+        if (spec.Mirror is not null)
         {
-            newest = CheckpointMirror.NewestHeld(spec.Mirror!, spec.CheckpointKeep, m => Log(dir, $"mirror: {m}"));
+            try
+            {
+                if (CheckpointMirror.NewestHeld(spec.Mirror, spec.CheckpointKeep, m => Log(dir, $"mirror: {m}")) is { } m)
+                {
+                    candidates.Add((m.Entry, m.Model, m.Path, $"the mirror: uploaded checkpoint step {m.Entry.Step} ({m.Entry.Size} bytes) from {spec.Mirror}"));
+                }
+            }
+            catch (Exception e) when (e is CheckpointException or IOException or UnauthorizedAccessException)
+            {
+                Log(dir, $"the mirror {spec.Mirror} is not usable to resume from: {e.Message}; starting without it");
+            }
         }
-        catch (Exception e) when (e is CheckpointException or IOException or UnauthorizedAccessException)
+        if (DriveMirrorJobs.ReadState(dir) is { } drive && Directory.Exists(spec.CheckpointDirectory))
         {
-            Log(dir, $"the mirror {spec.Mirror} is not usable to resume from: {e.Message}; starting without it");
+            try
+            {
+                if (CheckpointMirror.NewestHeld(spec.CheckpointDirectory, spec.CheckpointKeep, m => Log(dir, $"Drive: {m}")) is { } d)
+                {
+                    candidates.Add((d.Entry, d.Model, d.Path, $"Drive: uploaded checkpoint step {d.Entry.Step} ({d.Entry.Size} bytes) restored from Drive folder {drive.Folder}"));
+                }
+            }
+            catch (Exception e) when (e is CheckpointException or IOException or UnauthorizedAccessException)
+            {
+                Log(dir, $"the checkpoint restored from Drive is not usable to resume from: {e.Message}; starting without it");
+            }
+        }
+        if (candidates.Count == 0)
+        {
             return false;
         }
-        if (newest is not { } n)
-        {
-            return false;
-        }
+        var n = candidates.MaxBy(c => c.Entry.Step);
         var remoteDir = spec.Remote!.CheckpointPath;
         var manifest = Path.Combine(Path.GetTempPath(), $"colab-seed-{Guid.NewGuid():N}.json");
         try
@@ -492,7 +625,7 @@ public sealed class RemoteJobs : IDisposable
         {
             File.Delete(manifest);
         }
-        Log(dir, $"resuming from the mirror: uploaded checkpoint step {n.Entry.Step} ({n.Entry.Size} bytes) from {spec.Mirror} to the runtime");
+        Log(dir, $"resuming from {n.From} to the runtime");
         return true;
     }
 

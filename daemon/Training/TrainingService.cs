@@ -37,7 +37,7 @@ public sealed class TrainingService : IDisposable
         _runtimes = runtimes;
         _logger = logger ?? NullLogger.Instance;
         _runtimeGpu = runtimeGpu;
-        _remote = runtimes is not null && files is not null ? new RemoteJobs(Jobs, runtimes, files, _logger) : null;
+        _remote = runtimes is not null && files is not null ? new RemoteJobs(Jobs, runtimes, files, _logger, driveMirror) : null;
     }
 
     public void Dispose() => _remote?.Dispose();
@@ -135,8 +135,15 @@ public sealed class TrainingService : IDisposable
         try
         {
             DriveMirrorJobs.Attach(dir, folder, spec.CheckpointKeep);
-            var step = await _driveMirror!.RestoreAsync(folder, spec.CheckpointDirectory, spec.CheckpointKeep, dir,
-                m => _logger.LogInformation("training job {Job}: {Message}", spec.Id, m), cancellationToken).ConfigureAwait(false);
+            var step = await _driveMirror!.RestoreAsync(folder, spec.CheckpointDirectory, spec.CheckpointKeep, dir, m =>
+            {
+                _logger.LogInformation("training job {Job}: {Message}", spec.Id, m);
+                if (spec.Remote is not null)
+                {
+                    // A remote job's supervisor is this daemon: its log is where the user reads what happened.
+                    File.AppendAllText(Path.Combine(dir, TrainingJobs.SupervisorLog), $"{DateTimeOffset.UtcNow:yyyy-MM-ddTHH:mm:ss.fffZ} [supervisor] {m}\n", Encoding.UTF8);
+                }
+            }, cancellationToken).ConfigureAwait(false);
             if (step is not null)
             {
                 _logger.LogInformation("training job {Job}: resumes from checkpoint step {Step} restored from Drive", spec.Id, step);
@@ -162,9 +169,13 @@ public sealed class TrainingService : IDisposable
         {
             throw new TrainingException("Invalid params: the built-in example runs on the daemon's host; on a remote runtime give your command (its files are synced)");
         }
-        if (p.DriveFolder is not null)
+        if (p.DriveFolder is { } wanted)
         {
-            throw new TrainingException("Invalid params: driveFolder is for jobs on the daemon's host (in a Remote-SSH workspace, the GPU box); a job on a remote Jupyter runtime keeps its checkpoints on the runtime");
+            DriveMirrorJobs.ValidateFolder(wanted);
+            if (_driveMirror?.Connected != true)
+            {
+                throw new TrainingException(DriveMirrorJobs.NotConnected);
+            }
         }
         if (p.CheckpointDirectory is not null)
         {
@@ -188,6 +199,12 @@ public sealed class TrainingService : IDisposable
         var remote = new RemoteJobSpec(runtime.Url, $"{RemoteJobs.RemoteRoot}/jobs/{id}", $"{RemoteJobs.RemoteRoot}/code", globs, RemoteJobSpec.DefaultCheckpointFolder);
         var spec = Jobs.Create(command, workspace, null, p.MaxRestarts, p.Keep, p.CheckpointEvery, 2, p.GraceSeconds, id: id,
             requiredGpu: required, onDone: onDone, runtimeId: runtime.Id, webhook: p.WebhookUrl is not null, remote: remote, mirror: p.Mirror);
+        if (p.DriveFolder is { } driveFolder)
+        {
+            // The job's local checkpoint directory is the staging folder between the runtime and Drive:
+            // Drive's newest verified checkpoint is restored into it here and uploaded to the runtime before the worker starts.
+            await RestoreFromDriveAsync(spec, driveFolder, cancellationToken).ConfigureAwait(false);
+        }
         try
         {
             await _remote.StartAsync(spec, runtime.Id, workspace, p.WebhookUrl, cancellationToken).ConfigureAwait(false);
@@ -370,7 +387,7 @@ public sealed class TrainingService : IDisposable
         return new TrainJobInfo(s.Id, s.State, s.Restarts, s.MaxRestarts, s.WorkerPid, s.LastExitCode, s.LastError, spec.Command,
             spec.CheckpointDirectory, ReadProgress(Path.Combine(Jobs.DirectoryOf(id), TrainingJobs.MetricsFile)), s.StartedAt, s.UpdatedAt,
             spec.OnDone, spec.RuntimeId, spec.Webhook, spec.RequiredGpu, spec.Mirror, s.MirroredStep, s.MirrorError,
-            drive?.Folder, drive?.MirroredStep, drive?.Error);
+            drive?.Folder, drive?.MirroredStep, drive?.FetchError ?? drive?.Error);
     }
 
     public IReadOnlyList<TrainJobInfo> List()
