@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// node bench/training.mjs [--rounds N] [--epochs N] [--runs N]
+// node bench/training.mjs [--rounds N] [--epochs N] [--runs N] [--steps-only]
 //
 // Training (issue 5), each against a named peer in the same run:
 //   checkpoint save    colab_resume Run.save, asynchronous (default): the time the training loop is blocked
@@ -26,22 +26,31 @@ const python = process.env.COLAB_PYTHON || '/usr/bin/python3';
 const colab = path.join(root, 'daemon', 'bin', 'Release', 'net10.0', 'colab');
 const example = path.join(root, 'daemon', 'Training', 'python', 'examples', 'train_digits.py');
 
-const ck = JSON.parse(execFileSync(python, [path.join(root, 'bench', 'training_bench.py'), String(rounds), '64', String(loops)], { encoding: 'utf8' }));
+const stepsOnly = process.argv.includes('--steps-only');
+const ck = stepsOnly ? null : JSON.parse(execFileSync(python, [path.join(root, 'bench', 'training_bench.py'), String(rounds), '64', String(loops)], { encoding: 'utf8' }));
 const rate = (out) => { const m = /steps\/s ([0-9.]+)/.exec(out); if (!m) throw new Error(`no steps/s in: ${out.slice(-400)}`); return Number(m[1]); };
-const bare = [], supervised = [];
-for (let i = 0; i < runs; i++) { // interleaved
+const bare = [], supervised = [], paired = [];
+const runBare = () => {
   // The same work bare: a checkpoint directory and a metrics file, as the supervisor gives the worker
   // (colab_resume checkpoints every 20 steps and logs every step only when they are set), so the ratio
   // is the supervisor's own cost, not that of checkpoints the bare run would not write.
   const alone = mkdtempSync(path.join(os.tmpdir(), 'colab-bench-bare-'));
   const bareEnv = { ...process.env, COLAB_CHECKPOINT_DIR: path.join(alone, 'checkpoints'), COLAB_CHECKPOINT_KEEP: '3', COLAB_METRICS_FILE: path.join(alone, 'metrics.jsonl') };
-  bare.push(rate(execFileSync(python, [example, '--epochs', String(epochs), '--device', 'cpu'], { encoding: 'utf8', env: bareEnv })));
+  return rate(execFileSync(python, [example, '--epochs', String(epochs), '--device', 'cpu'], { encoding: 'utf8', env: bareEnv }));
+};
+const runSupervised = () => {
   const jobs = mkdtempSync(path.join(os.tmpdir(), 'colab-bench-jobs-'));
-  supervised.push(rate(execFileSync(colab, ['train', 'start', '--follow', '--', python, example, '--epochs', String(epochs), '--device', 'cpu'],
-    { encoding: 'utf8', env: { ...process.env, COLAB_TRAINING_JOBS: jobs }, stdio: ['ignore', 'pipe', 'ignore'] })));
+  return rate(execFileSync(colab, ['train', 'start', '--follow', '--', python, example, '--epochs', String(epochs), '--device', 'cpu'],
+    { encoding: 'utf8', env: { ...process.env, COLAB_TRAINING_JOBS: jobs }, stdio: ['ignore', 'pipe', 'ignore'] }));
+};
+for (let i = 0; i < runs; i++) { // interleaved, ABBA: which side goes first alternates, so a drift of the machine favours neither
+  let b, s;
+  if (i % 2 === 0) { b = runBare(); s = runSupervised(); } else { s = runSupervised(); b = runBare(); }
+  bare.push(b); supervised.push(s); paired.push(s / b);
 }
 const median = (a) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)];
 const f = (x) => x.toFixed(2);
+if (!stepsOnly) {
 const m = ck.median_ms, lm = ck.loop.median_ms;
 console.log(`checkpoint payload ${(ck.bytes / 1e6).toFixed(2)} MB, ${ck.rounds} rounds, medians (load average ${ck.loadavg.toFixed(1)} on ${os.cpus().length} CPUs, torch ${ck.torch})`);
 console.log(`  save, loop blocked   colab async ${f(m.async_block)} ms   torch.save ${f(m.plain_save)} ms   ratio ${f(ck.block_ratio)}x (target <= 1.1)`);
@@ -53,6 +62,11 @@ console.log(`  resume               colab ${f(m.ours_load)} ms   torch.load ${f(
 const b = ck.min_ms, br = ck.min_ratios;
 console.log(`quietest round of each (min): loop blocked ${f(b.async_block)} vs torch.save ${f(b.plain_save)} ms (${f(br.block)}x); ` +
   `to durable ${f(b.async_durable)} vs ${f(b.durable_save)} ms (${f(br.durable)}x); resume ${f(b.ours_load)} vs ${f(b.plain_load)} ms (${f(br.load)}x)`);
+}
 if (runs === 0) process.exit(0);
 console.log(`example ${epochs} epochs on CPU, ${runs} runs each, median steps/s`);
 console.log(`  supervised ${f(median(supervised))}   bare ${f(median(bare))}   ratio ${f(median(supervised) / median(bare))}x (target >= 0.98)`);
+const sorted = [...paired].sort((x, y) => x - y);
+console.log(`  paired ratios (supervised / bare of the same pair): median ${f(median(paired))}x, min ${f(sorted[0])}x, max ${f(sorted[sorted.length - 1])}x; load average ${os.loadavg().map(f).join(' ')}`);
+console.log(`  bare runs ${bare.map(f).join(' ')}`);
+console.log(`  supervised runs ${supervised.map(f).join(' ')}`);
