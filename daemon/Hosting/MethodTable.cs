@@ -65,6 +65,7 @@ public sealed class MethodTable(Lifecycle lifecycle, ServerStatusService status,
             }
             window.Log(LogMessageType.Info, $"Colab daemon {ServerStatusService.Version} ready (pid {Environment.ProcessId}).");
         });
+        StartupTrace.Mark("protocol-json");
 
         connection.OnRequest(Methods.ServerStatus, json.JsonElement, json.ServerStatus, (_, _) => Task.FromResult(status.Current()));
 
