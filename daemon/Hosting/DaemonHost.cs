@@ -6,7 +6,6 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Logging.Console;
 
 namespace Colab.Daemon.Hosting;
 
@@ -26,13 +25,9 @@ public static class DaemonHost
         builder.Configuration.AddCommandLine(args);
 
         builder.Logging.SetMinimumLevel(Enum.TryParse<LogLevel>(builder.Configuration["LogLevel"], true, out var l) ? l : minimumLevel);
-        builder.Logging.AddSimpleConsole(o =>
-        {
-            o.SingleLine = true;
-            o.TimestampFormat = "HH:mm:ss.fff ";
-            o.ColorBehavior = LoggerColorBehavior.Disabled;
-        });
-        builder.Services.Configure<ConsoleLoggerOptions>(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
+        // One line per event on stderr, written where it is logged (StderrLoggerProvider): the console
+        // logger's own thread and its options and formatter machinery cost idle memory (issue 8).
+        builder.Logging.AddProvider(new StderrLoggerProvider());
 
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddSingleton<PythonLocator>();
@@ -136,6 +131,7 @@ public static class DaemonHost
         using (host)
         {
             var session = host.Services.GetRequiredService<DaemonSession>();
+            StartupTrace.Mark("services");
             await host.RunAsync().ConfigureAwait(false);
             return session.ExitCode;
         }

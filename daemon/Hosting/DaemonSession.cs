@@ -73,6 +73,7 @@ internal sealed class DaemonSession(
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
+        StartupTrace.Mark("host-started");
         var logger = loggers.CreateLogger("Colab.Daemon.JsonRpc");
         var connection = early.Connection;
         window.Attach(connection);

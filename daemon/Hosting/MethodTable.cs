@@ -53,9 +53,19 @@ public sealed class MethodTable(Lifecycle lifecycle, ServerStatusService status,
         {
             // Ready once the client has the initialize result and is listening for notifications.
             status.MarkReady();
-            _ = status.ProbeAsync(connection.Closed);
+            var probe = status.ProbeAsync(connection.Closed);
+            if (StartupTrace.On)
+            {
+                StartupTrace.Mark("probing");
+                probe.ContinueWith(static _ =>
+                {
+                    StartupTrace.Mark("probed");
+                    StartupTrace.Flush();
+                }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+            }
             window.Log(LogMessageType.Info, $"Colab daemon {ServerStatusService.Version} ready (pid {Environment.ProcessId}).");
         });
+        StartupTrace.Mark("protocol-json");
 
         connection.OnRequest(Methods.ServerStatus, json.JsonElement, json.ServerStatus, (_, _) => Task.FromResult(status.Current()));
 
@@ -95,9 +105,14 @@ public sealed class MethodTable(Lifecycle lifecycle, ServerStatusService status,
             return Task.FromResult(new GpuWatchResult(enabled, (int)interval.TotalMilliseconds));
         });
 
+        StartupTrace.Mark("core-methods");
         foreach (var group in groups)
         {
             group.Register(connection);
+            if (StartupTrace.On)
+            {
+                StartupTrace.Mark(group.GetType().Name);
+            }
         }
 
         status.Changed += s => connection.Notify(Methods.ServerStatusChanged, s, json.ServerStatus);
