@@ -1,11 +1,14 @@
 #!/usr/bin/env node
-// Drive benchmarks: `node bench/drive.mjs [--mb 256] [--items 50000] [--files 10000]`.
+// Drive benchmarks: `node bench/drive.mjs [--mb 256] [--items 50000] [--files 10000] [--rounds 3]`.
 // Two colab sides where a peer is compared: "cli" is a fresh `colab drive …` process per run
 // (process start + JIT included); "daemon" is one warm `colab daemon` over JSON-RPC on stdio
 // (colab/drive/get|put|copyToRuntime with a workDoneToken), which is the path the extension takes.
 // 1. Download and upload of one large file through the Drive v3 stand-in: `colab drive get|put --api`
-//    (ranged download + md5 verification; resumable upload in 8 MiB chunks + md5) vs curl on the
-//    same endpoints (one plain GET; one PUT of the whole file, streamed with -T, to a resumable session, no md5).
+//    (ranged download + sha256 verification, the stand-in gives sha256Checksum as Drive does; resumable
+//    upload in 8 MiB chunks + sha256) vs curl on the same endpoints (one plain GET; one PUT of the whole
+//    file, streamed with -T, to a resumable session; no checksum). The download also runs, warm daemon
+//    only, on an "old" file that has only md5Checksum (verified with md5), for the md5/sha256 comparison.
+//    Sides alternate within each round; per-round times go to stderr, the table has best and median.
 // 2. Listing a 50,000-item folder: time to the first page and to all items (`colab drive ls --api`).
 // 3. Dataset to runtime: `colab drive cp-to-runtime` of a 10,000-file zip from a mounted folder
 //    (copy to local disk + md5 + safe extraction) vs Info-ZIP `unzip -q` of the same archive.
@@ -24,6 +27,7 @@ const arg = (name, dflt) => { const i = process.argv.indexOf(name); return i > 0
 const MB = arg('--mb', 256);
 const ITEMS = arg('--items', 50000);
 const FILES = arg('--files', 10000);
+const ROUNDS = arg('--rounds', 3);
 const onlyAt = process.argv.indexOf('--only');
 const only = onlyAt > 0 ? new Set(process.argv[onlyAt + 1].split(',')) : null;
 const want = (name) => only === null || only.has(name);
@@ -76,24 +80,38 @@ const loads = [os.loadavg()[0]];
 const post = (base, p, body) => fetch(base + p, { method: 'POST', body: JSON.stringify(body) }).then((r) => r.json());
 const env = (base) => ({ COLAB_DRIVE_TOKEN: 'test-token' });
 const rows = [];
+const medians = [];
+const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2; };
 const { p: standin, base } = await startStandIn();
 try {
   // 1. Large file.
-  const [file] = await post(base, '__control/files', { name: 'big.bin', size: MB * 1024 * 1024 });
+  const [file, oldFile] = await post(base, '__control/files', [{ name: 'big.bin', size: MB * 1024 * 1024 },
+    ...(want('download') ? [{ name: 'big-old.bin', size: MB * 1024 * 1024, legacy: true }] : [])]);
   const dl = path.join(work, 'dl.bin');
   if (want('download') || want('upload')) await run(colab, ['drive', 'get', '--api', '--api-url', base, file.id, dl], env(base));
   if (want('download')) {
     await call('colab/drive/use', { kind: 'api', accessToken: 'test-token', baseUrl: base });
     await call('colab/drive/get', { id: file.id, localPath: dl }); // warm-up
-    // Alternating sides, best of 3 each: a loaded machine's noise falls on all of them.
-    let colabGet = Infinity, daemonGet = Infinity, curlGet = Infinity;
-    for (let i = 0; i < 3; i++) {
-      colabGet = Math.min(colabGet, (await run(colab, ['drive', 'get', '--api', '--api-url', base, file.id, dl], env(base))).ms);
-      daemonGet = Math.min(daemonGet, (await call('colab/drive/get', { id: file.id, localPath: dl })).ms);
-      curlGet = Math.min(curlGet, (await run('curl', ['-sf', '-H', 'Authorization: Bearer test-token', '-o', path.join(work, 'curl.bin'), `${base}drive/v3/files/${file.id}?alt=media`])).ms);
+    await call('colab/drive/get', { id: oldFile.id, localPath: dl });
+    // Alternating sides each round: a loaded machine's noise falls on all of them.
+    const t = { cli: [], sha: [], md5: [], curl: [] };
+    const daemonGet = async (id, want) => {
+      const r = await call('colab/drive/get', { id, localPath: dl });
+      if (!r.result.verified || r.result.verifiedWith !== want) throw new Error(`download not verified with ${want}: ${JSON.stringify(r.result)}`);
+      return r.ms;
+    };
+    for (let i = 0; i < ROUNDS; i++) {
+      t.cli.push((await run(colab, ['drive', 'get', '--api', '--api-url', base, file.id, dl], env(base))).ms);
+      t.sha.push(await daemonGet(file.id, 'sha256'));
+      t.curl.push((await run('curl', ['-sf', '-H', 'Authorization: Bearer test-token', '-o', path.join(work, 'curl.bin'), `${base}drive/v3/files/${file.id}?alt=media`])).ms);
+      t.md5.push(await daemonGet(oldFile.id, 'md5'));
       loads.push(os.loadavg()[0]);
+      console.error(`download round ${i + 1}: cli ${t.cli[i].toFixed(0)} ms, daemon sha256 ${t.sha[i].toFixed(0)} ms, curl ${t.curl[i].toFixed(0)} ms, daemon md5 (old file) ${t.md5[i].toFixed(0)} ms; load ${os.loadavg()[0].toFixed(1)}`);
     }
-    rows.push([`download ${MB} MB`, colabGet, daemonGet, curlGet]);
+    rows.push([`download ${MB} MB (sha256-verified)`, Math.min(...t.cli), Math.min(...t.sha), Math.min(...t.curl)]);
+    rows.push([`download ${MB} MB, old file (md5-verified)`, null, Math.min(...t.md5), Math.min(...t.curl)]);
+    medians.push([`download ${MB} MB (sha256-verified)`, median(t.cli), median(t.sha), median(t.curl)]);
+    medians.push([`download ${MB} MB, old file (md5-verified)`, null, median(t.md5), median(t.curl)]);
   }
 
   if (want('upload')) {
@@ -106,7 +124,7 @@ try {
       return run('curl', ['-sf', '-X', 'PUT', '-T', dl, '-H', `Content-Range: bytes 0-${size - 1}/${size}`, '-H', 'Expect:', '-o', '/dev/null', loc]);
     };
     let colabPut = Infinity, daemonPut = Infinity, peerPut = Infinity;
-    for (let i = 0; i < 3; i++) {
+    for (let i = 0; i < ROUNDS; i++) {
       colabPut = Math.min(colabPut, (await run(colab, ['drive', 'put', '--api', '--api-url', base, dl, 'root'], env(base))).ms);
       daemonPut = Math.min(daemonPut, (await call('colab/drive/put', { localPath: dl, parentId: 'root' })).ms);
       peerPut = Math.min(peerPut, (await curlPut()).ms);
@@ -148,7 +166,7 @@ let n = 0;
 await call('colab/drive/use', { kind: 'folder', path: mount });
 await call('colab/drive/copyToRuntime', { id: 'ds.zip', target: path.join(work, `x${n++}`) }); // warm-up
 let colabX = Infinity, daemonX = Infinity, unzipX = Infinity;
-for (let i = 0; i < 3; i++) {
+for (let i = 0; i < ROUNDS; i++) {
   // Alternating sides, best of 3 each; every run extracts into a fresh folder.
   colabX = Math.min(colabX, (await run(colab, ['drive', 'cp-to-runtime', '--folder', mount, 'ds.zip', path.join(work, `x${n++}`)])).ms);
   daemonX = Math.min(daemonX, (await call('colab/drive/copyToRuntime', { id: 'ds.zip', target: path.join(work, `x${n++}`) })).ms);
@@ -167,7 +185,13 @@ fs.rmSync(work, { recursive: true, force: true });
 loads.push(os.loadavg()[0]);
 const f0 = (x) => (x === null ? '—' : x.toFixed(0));
 const ratio = (peer, ours) => (peer === null || ours === null ? '—' : (peer / ours).toFixed(2) + '×');
-console.log(`\nDrive benchmarks (${os.cpus().length} CPUs; best of 3 where a peer is compared; 1-min load ${Math.min(...loads).toFixed(1)}–${Math.max(...loads).toFixed(1)})\n`);
+console.log(`\nDrive benchmarks (${os.cpus().length} CPUs; best of ${ROUNDS} where a peer is compared; 1-min load ${Math.min(...loads).toFixed(1)}–${Math.max(...loads).toFixed(1)})\n`);
 console.log('| case | colab cli (ms) | colab daemon, warm (ms) | peer (ms) | peer/cli | peer/daemon |');
 console.log('| --- | --- | --- | --- | --- | --- |');
 for (const [name, cli, dmn, peer] of rows) console.log(`| ${name} | ${f0(cli)} | ${f0(dmn)} | ${f0(peer)} | ${ratio(peer, cli)} | ${ratio(peer, dmn)} |`);
+if (medians.length) {
+  console.log(`\nMedians of ${ROUNDS} rounds:\n`);
+  console.log('| case | colab cli (ms) | colab daemon, warm (ms) | peer (ms) | peer/cli | peer/daemon |');
+  console.log('| --- | --- | --- | --- | --- | --- |');
+  for (const [name, cli, dmn, peer] of medians) console.log(`| ${name} | ${f0(cli)} | ${f0(dmn)} | ${f0(peer)} | ${ratio(peer, cli)} | ${ratio(peer, dmn)} |`);
+}
