@@ -61,6 +61,18 @@ function run(cmd, args, env = {}) {
   });
 }
 
+// CPU seconds (user + sys) from /proc: a running process's own, and this process's reaped children
+// (each `colab drive` CLI run and each curl). On a loaded machine CPU time is steadier than wall time.
+const TICK = 100; // USER_HZ on Linux
+const statFields = (file) => { const s = fs.readFileSync(file, 'utf8'); return s.slice(s.lastIndexOf(')') + 2).split(' '); };
+const cpuOf = (pid) => { const f = statFields(`/proc/${pid}/stat`); return (Number(f[11]) + Number(f[12])) / TICK; };
+const childrenCpu = () => { const f = statFields('/proc/self/stat'); return (Number(f[13]) + Number(f[14])) / TICK; };
+const withCpu = async (pid, f) => {
+  const c0 = pid === null ? childrenCpu() : cpuOf(pid);
+  const r = await f();
+  return { ms: r.ms ?? r, cpu: (pid === null ? childrenCpu() : cpuOf(pid)) - c0, standin: null };
+};
+
 const best = async (n, f) => { let b = Infinity; for (let i = 0; i < n; i++) b = Math.min(b, (await f()).ms); return b; };
 // One warm daemon for the "daemon" side: the extension's path (no process start, JIT done by the warm-up).
 const daemon = new RawClient(colab, ['daemon'], { env: { ...process.env, COLAB_LOG_LEVEL: 'warning' } });
@@ -81,6 +93,7 @@ const post = (base, p, body) => fetch(base + p, { method: 'POST', body: JSON.str
 const env = (base) => ({ COLAB_DRIVE_TOKEN: 'test-token' });
 const rows = [];
 const medians = [];
+const cpuRows = [];
 const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2; };
 const { p: standin, base } = await startStandIn();
 try {
@@ -100,18 +113,25 @@ try {
       if (!r.result.verified || r.result.verifiedWith !== want) throw new Error(`download not verified with ${want}: ${JSON.stringify(r.result)}`);
       return r.ms;
     };
+    // Each sample: wall ms, the side's own CPU s, and the stand-in's CPU s while it served that side.
+    const sample = async (pid, f) => { const s0 = cpuOf(standin.pid); const r = await withCpu(pid, f); r.standin = cpuOf(standin.pid) - s0; return r; };
+    const fmt = (x) => `${x.ms.toFixed(0)} ms / ${x.cpu.toFixed(2)} s cpu (stand-in ${x.standin.toFixed(2)} s)`;
     for (let i = 0; i < ROUNDS; i++) {
-      t.cli.push((await run(colab, ['drive', 'get', '--api', '--api-url', base, file.id, dl], env(base))).ms);
-      t.sha.push(await daemonGet(file.id, 'sha256'));
-      t.curl.push((await run('curl', ['-sf', '-H', 'Authorization: Bearer test-token', '-o', path.join(work, 'curl.bin'), `${base}drive/v3/files/${file.id}?alt=media`])).ms);
-      t.md5.push(await daemonGet(oldFile.id, 'md5'));
+      t.cli.push(await sample(null, () => run(colab, ['drive', 'get', '--api', '--api-url', base, file.id, dl], env(base))));
+      t.sha.push(await sample(daemon.proc.pid, () => daemonGet(file.id, 'sha256')));
+      t.curl.push(await sample(null, () => run('curl', ['-sf', '-H', 'Authorization: Bearer test-token', '-o', path.join(work, 'curl.bin'), `${base}drive/v3/files/${file.id}?alt=media`])));
+      t.md5.push(await sample(daemon.proc.pid, () => daemonGet(oldFile.id, 'md5')));
       loads.push(os.loadavg()[0]);
-      console.error(`download round ${i + 1}: cli ${t.cli[i].toFixed(0)} ms, daemon sha256 ${t.sha[i].toFixed(0)} ms, curl ${t.curl[i].toFixed(0)} ms, daemon md5 (old file) ${t.md5[i].toFixed(0)} ms; load ${os.loadavg()[0].toFixed(1)}`);
+      console.error(`download round ${i + 1}: cli ${fmt(t.cli[i])}; daemon sha256 ${fmt(t.sha[i])}; curl ${fmt(t.curl[i])}; daemon md5 (old file) ${fmt(t.md5[i])}; load ${os.loadavg()[0].toFixed(1)}`);
     }
-    rows.push([`download ${MB} MB (sha256-verified)`, Math.min(...t.cli), Math.min(...t.sha), Math.min(...t.curl)]);
-    rows.push([`download ${MB} MB, old file (md5-verified)`, null, Math.min(...t.md5), Math.min(...t.curl)]);
-    medians.push([`download ${MB} MB (sha256-verified)`, median(t.cli), median(t.sha), median(t.curl)]);
-    medians.push([`download ${MB} MB, old file (md5-verified)`, null, median(t.md5), median(t.curl)]);
+    const ms = (xs) => xs.map((x) => x.ms);
+    const cpu = (xs) => xs.map((x) => x.cpu);
+    rows.push([`download ${MB} MB (sha256-verified)`, Math.min(...ms(t.cli)), Math.min(...ms(t.sha)), Math.min(...ms(t.curl))]);
+    rows.push([`download ${MB} MB, old file (md5-verified)`, null, Math.min(...ms(t.md5)), Math.min(...ms(t.curl))]);
+    medians.push([`download ${MB} MB (sha256-verified)`, median(ms(t.cli)), median(ms(t.sha)), median(ms(t.curl))]);
+    medians.push([`download ${MB} MB, old file (md5-verified)`, null, median(ms(t.md5)), median(ms(t.curl))]);
+    cpuRows.push([`download ${MB} MB (sha256-verified)`, median(cpu(t.cli)), median(cpu(t.sha)), median(cpu(t.curl))]);
+    cpuRows.push([`download ${MB} MB, old file (md5-verified)`, null, median(cpu(t.md5)), median(cpu(t.curl))]);
   }
 
   if (want('upload')) {
@@ -194,4 +214,11 @@ if (medians.length) {
   console.log('| case | colab cli (ms) | colab daemon, warm (ms) | peer (ms) | peer/cli | peer/daemon |');
   console.log('| --- | --- | --- | --- | --- | --- |');
   for (const [name, cli, dmn, peer] of medians) console.log(`| ${name} | ${f0(cli)} | ${f0(dmn)} | ${f0(peer)} | ${ratio(peer, cli)} | ${ratio(peer, dmn)} |`);
+}
+if (cpuRows.length) {
+  const f2 = (x) => (x === null ? '—' : x.toFixed(2));
+  console.log(`\nCPU seconds (user + sys) of each side's own process, medians of ${ROUNDS} rounds:\n`);
+  console.log('| case | colab cli (s) | colab daemon, warm (s) | peer (s) | peer/cli | peer/daemon |');
+  console.log('| --- | --- | --- | --- | --- | --- |');
+  for (const [name, cli, dmn, peer] of cpuRows) console.log(`| ${name} | ${f2(cli)} | ${f2(dmn)} | ${f2(peer)} | ${ratio(peer, cli)} | ${ratio(peer, dmn)} |`);
 }
