@@ -114,7 +114,9 @@ try {
       return r.ms;
     };
     // Each sample: wall ms, the side's own CPU s, and the stand-in's CPU s while it served that side.
-    const sample = async (pid, f) => { const s0 = cpuOf(standin.pid); const r = await withCpu(pid, f); r.standin = cpuOf(standin.pid) - s0; return r; };
+    // Every side writes a new file: the previous one is removed first, outside the timing (curl -o
+    // would otherwise truncate its old file in the timed run, and colab's rename would unlink its old one).
+    const sample = async (pid, f) => { fs.rmSync(dl, { force: true }); fs.rmSync(path.join(work, 'curl.bin'), { force: true }); const s0 = cpuOf(standin.pid); const r = await withCpu(pid, f); r.standin = cpuOf(standin.pid) - s0; return r; };
     const fmt = (x) => `${x.ms.toFixed(0)} ms / ${x.cpu.toFixed(2)} s cpu (stand-in ${x.standin.toFixed(2)} s)`;
     for (let i = 0; i < ROUNDS; i++) {
       t.cli.push(await sample(null, () => run(colab, ['drive', 'get', '--api', '--api-url', base, file.id, dl], env(base))));
