@@ -19,6 +19,8 @@ public sealed class DriveApiBackend : IDriveBackend
     private const string ListFields = "nextPageToken,files(id,name,mimeType,size,md5Checksum,sha256Checksum,modifiedTime,driveId)";
     private const string ItemFields = "id,name,mimeType,size,md5Checksum,sha256Checksum,modifiedTime,driveId";
     private const int Chunk = 256 * 1024;
+    private const int DownloadBuffer = 4 << 20;
+    private const int MinHandOff = 1 << 20;
 
     private readonly HttpClient _http;
     private readonly Uri _base;
@@ -114,8 +116,8 @@ public sealed class DriveApiBackend : IDriveBackend
         var algorithm = DriveChecksums.AlgorithmFor(item);
         using var hash = DriveChecksums.Create(algorithm);
         long have = 0;
-        var buffer = new byte[1 << 20];
-        byte[][] buffers = [buffer, new byte[1 << 20]];
+        var buffer = new byte[DownloadBuffer];
+        byte[][] buffers = [buffer, new byte[DownloadBuffer]];
         // A .part from an earlier, interrupted run is resumed: hash what is there, then ask for the rest.
         await using (var output = new FileStream(part, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None, 1, FileOptions.Asynchronous))
         {
@@ -153,24 +155,47 @@ public sealed class DriveApiBackend : IDriveBackend
                         have = 0;
                     }
                     await using var body = await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
-                    // Two buffers: the network fills one while the other is hashed and written.
+                    // Two 4 MiB buffers: the network fills one (at least 1 MiB per hand-off, so the hashing
+                    // worker wakes ~256 times per GB) while the other is hashed and written.
                     var pending = Task.CompletedTask;
                     var current = 0;
                     try
                     {
-                        while ((n = await body.ReadAtLeastAsync(buffers[current], 256 * 1024, throwOnEndOfStream: false, cancellationToken).ConfigureAwait(false)) > 0)
+                        while (true)
                         {
-                            await pending.ConfigureAwait(false);
                             var chunk = buffers[current];
-                            var count = n;
-                            pending = Task.Run(async () =>
+                            var count = 0;
+                            System.Runtime.ExceptionServices.ExceptionDispatchInfo? dropped = null;
+                            try
                             {
-                                hash.AppendData(chunk, 0, count);
-                                await output.WriteAsync(chunk.AsMemory(0, count), cancellationToken).ConfigureAwait(false);
-                                Interlocked.Add(ref have, count);
-                                progress?.Report(Interlocked.Read(ref have));
-                            }, cancellationToken);
-                            current ^= 1;
+                                while (count < MinHandOff && (n = await body.ReadAsync(chunk.AsMemory(count), cancellationToken).ConfigureAwait(false)) > 0)
+                                {
+                                    count += n;
+                                }
+                            }
+                            catch (Exception e) when (e is IOException or HttpRequestException && !cancellationToken.IsCancellationRequested)
+                            {
+                                // A drop: what arrived before it is still written and hashed, so the retry's Range starts after it.
+                                dropped = System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(e);
+                            }
+                            if (count > 0)
+                            {
+                                await pending.ConfigureAwait(false);
+                                var filled = count;
+                                pending = Task.Run(async () =>
+                                {
+                                    hash.AppendData(chunk, 0, filled);
+                                    await output.WriteAsync(chunk.AsMemory(0, filled), cancellationToken).ConfigureAwait(false);
+                                    Interlocked.Add(ref have, filled);
+                                    progress?.Report(Interlocked.Read(ref have));
+                                }, cancellationToken);
+                                current ^= 1;
+                            }
+                            dropped?.Throw();
+                            if (count < MinHandOff)
+                            {
+                                break; // the end of the body
+                            }
                         }
                     }
                     finally
