@@ -1,11 +1,14 @@
 #!/usr/bin/env node
-// Drive benchmarks: `node bench/drive.mjs [--mb 256] [--items 50000] [--files 10000]`.
+// Drive benchmarks: `node bench/drive.mjs [--mb 256] [--items 50000] [--files 10000] [--rounds 3]`.
 // Two colab sides where a peer is compared: "cli" is a fresh `colab drive …` process per run
 // (process start + JIT included); "daemon" is one warm `colab daemon` over JSON-RPC on stdio
 // (colab/drive/get|put|copyToRuntime with a workDoneToken), which is the path the extension takes.
 // 1. Download and upload of one large file through the Drive v3 stand-in: `colab drive get|put --api`
-//    (ranged download + md5 verification; resumable upload in 8 MiB chunks + md5) vs curl on the
-//    same endpoints (one plain GET; one PUT of the whole file, streamed with -T, to a resumable session, no md5).
+//    (ranged download + sha256 verification, the stand-in gives sha256Checksum as Drive does; resumable
+//    upload in 8 MiB chunks + sha256) vs curl on the same endpoints (one plain GET; one PUT of the whole
+//    file, streamed with -T, to a resumable session; no checksum). The download also runs, warm daemon
+//    only, on an "old" file that has only md5Checksum (verified with md5), for the md5/sha256 comparison.
+//    Sides alternate within each round; per-round times go to stderr, the table has best and median.
 // 2. Listing a 50,000-item folder: time to the first page and to all items (`colab drive ls --api`).
 // 3. Dataset to runtime: `colab drive cp-to-runtime` of a 10,000-file zip from a mounted folder
 //    (copy to local disk + md5 + safe extraction) vs Info-ZIP `unzip -q` of the same archive.
@@ -24,6 +27,7 @@ const arg = (name, dflt) => { const i = process.argv.indexOf(name); return i > 0
 const MB = arg('--mb', 256);
 const ITEMS = arg('--items', 50000);
 const FILES = arg('--files', 10000);
+const ROUNDS = arg('--rounds', 3);
 const onlyAt = process.argv.indexOf('--only');
 const only = onlyAt > 0 ? new Set(process.argv[onlyAt + 1].split(',')) : null;
 const want = (name) => only === null || only.has(name);
@@ -57,6 +61,18 @@ function run(cmd, args, env = {}) {
   });
 }
 
+// CPU seconds (user + sys) from /proc: a running process's own, and this process's reaped children
+// (each `colab drive` CLI run and each curl). On a loaded machine CPU time is steadier than wall time.
+const TICK = 100; // USER_HZ on Linux
+const statFields = (file) => { const s = fs.readFileSync(file, 'utf8'); return s.slice(s.lastIndexOf(')') + 2).split(' '); };
+const cpuOf = (pid) => { const f = statFields(`/proc/${pid}/stat`); return (Number(f[11]) + Number(f[12])) / TICK; };
+const childrenCpu = () => { const f = statFields('/proc/self/stat'); return (Number(f[13]) + Number(f[14])) / TICK; };
+const withCpu = async (pid, f) => {
+  const c0 = pid === null ? childrenCpu() : cpuOf(pid);
+  const r = await f();
+  return { ms: r.ms ?? r, cpu: (pid === null ? childrenCpu() : cpuOf(pid)) - c0, standin: null };
+};
+
 const best = async (n, f) => { let b = Infinity; for (let i = 0; i < n; i++) b = Math.min(b, (await f()).ms); return b; };
 // One warm daemon for the "daemon" side: the extension's path (no process start, JIT done by the warm-up).
 const daemon = new RawClient(colab, ['daemon'], { env: { ...process.env, COLAB_LOG_LEVEL: 'warning' } });
@@ -76,24 +92,48 @@ const loads = [os.loadavg()[0]];
 const post = (base, p, body) => fetch(base + p, { method: 'POST', body: JSON.stringify(body) }).then((r) => r.json());
 const env = (base) => ({ COLAB_DRIVE_TOKEN: 'test-token' });
 const rows = [];
+const medians = [];
+const cpuRows = [];
+const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2; };
 const { p: standin, base } = await startStandIn();
 try {
   // 1. Large file.
-  const [file] = await post(base, '__control/files', { name: 'big.bin', size: MB * 1024 * 1024 });
+  const [file, oldFile] = await post(base, '__control/files', [{ name: 'big.bin', size: MB * 1024 * 1024 },
+    ...(want('download') ? [{ name: 'big-old.bin', size: MB * 1024 * 1024, legacy: true }] : [])]);
   const dl = path.join(work, 'dl.bin');
   if (want('download') || want('upload')) await run(colab, ['drive', 'get', '--api', '--api-url', base, file.id, dl], env(base));
   if (want('download')) {
     await call('colab/drive/use', { kind: 'api', accessToken: 'test-token', baseUrl: base });
     await call('colab/drive/get', { id: file.id, localPath: dl }); // warm-up
-    // Alternating sides, best of 3 each: a loaded machine's noise falls on all of them.
-    let colabGet = Infinity, daemonGet = Infinity, curlGet = Infinity;
-    for (let i = 0; i < 3; i++) {
-      colabGet = Math.min(colabGet, (await run(colab, ['drive', 'get', '--api', '--api-url', base, file.id, dl], env(base))).ms);
-      daemonGet = Math.min(daemonGet, (await call('colab/drive/get', { id: file.id, localPath: dl })).ms);
-      curlGet = Math.min(curlGet, (await run('curl', ['-sf', '-H', 'Authorization: Bearer test-token', '-o', path.join(work, 'curl.bin'), `${base}drive/v3/files/${file.id}?alt=media`])).ms);
+    await call('colab/drive/get', { id: oldFile.id, localPath: dl });
+    // Alternating sides each round: a loaded machine's noise falls on all of them.
+    const t = { cli: [], sha: [], md5: [], curl: [] };
+    const daemonGet = async (id, want) => {
+      const r = await call('colab/drive/get', { id, localPath: dl });
+      if (!r.result.verified || r.result.verifiedWith !== want) throw new Error(`download not verified with ${want}: ${JSON.stringify(r.result)}`);
+      return r.ms;
+    };
+    // Each sample: wall ms, the side's own CPU s, and the stand-in's CPU s while it served that side.
+    // Every side writes a new file: the previous one is removed first, outside the timing (curl -o
+    // would otherwise truncate its old file in the timed run, and colab's rename would unlink its old one).
+    const sample = async (pid, f) => { fs.rmSync(dl, { force: true }); fs.rmSync(path.join(work, 'curl.bin'), { force: true }); const s0 = cpuOf(standin.pid); const r = await withCpu(pid, f); r.standin = cpuOf(standin.pid) - s0; return r; };
+    const fmt = (x) => `${x.ms.toFixed(0)} ms / ${x.cpu.toFixed(2)} s cpu (stand-in ${x.standin.toFixed(2)} s)`;
+    for (let i = 0; i < ROUNDS; i++) {
+      t.cli.push(await sample(null, () => run(colab, ['drive', 'get', '--api', '--api-url', base, file.id, dl], env(base))));
+      t.sha.push(await sample(daemon.proc.pid, () => daemonGet(file.id, 'sha256')));
+      t.curl.push(await sample(null, () => run('curl', ['-sf', '-H', 'Authorization: Bearer test-token', '-o', path.join(work, 'curl.bin'), `${base}drive/v3/files/${file.id}?alt=media`])));
+      t.md5.push(await sample(daemon.proc.pid, () => daemonGet(oldFile.id, 'md5')));
       loads.push(os.loadavg()[0]);
+      console.error(`download round ${i + 1}: cli ${fmt(t.cli[i])}; daemon sha256 ${fmt(t.sha[i])}; curl ${fmt(t.curl[i])}; daemon md5 (old file) ${fmt(t.md5[i])}; load ${os.loadavg()[0].toFixed(1)}`);
     }
-    rows.push([`download ${MB} MB`, colabGet, daemonGet, curlGet]);
+    const ms = (xs) => xs.map((x) => x.ms);
+    const cpu = (xs) => xs.map((x) => x.cpu);
+    rows.push([`download ${MB} MB (sha256-verified)`, Math.min(...ms(t.cli)), Math.min(...ms(t.sha)), Math.min(...ms(t.curl))]);
+    rows.push([`download ${MB} MB, old file (md5-verified)`, null, Math.min(...ms(t.md5)), Math.min(...ms(t.curl))]);
+    medians.push([`download ${MB} MB (sha256-verified)`, median(ms(t.cli)), median(ms(t.sha)), median(ms(t.curl))]);
+    medians.push([`download ${MB} MB, old file (md5-verified)`, null, median(ms(t.md5)), median(ms(t.curl))]);
+    cpuRows.push([`download ${MB} MB (sha256-verified)`, median(cpu(t.cli)), median(cpu(t.sha)), median(cpu(t.curl))]);
+    cpuRows.push([`download ${MB} MB, old file (md5-verified)`, null, median(cpu(t.md5)), median(cpu(t.curl))]);
   }
 
   if (want('upload')) {
@@ -106,7 +146,7 @@ try {
       return run('curl', ['-sf', '-X', 'PUT', '-T', dl, '-H', `Content-Range: bytes 0-${size - 1}/${size}`, '-H', 'Expect:', '-o', '/dev/null', loc]);
     };
     let colabPut = Infinity, daemonPut = Infinity, peerPut = Infinity;
-    for (let i = 0; i < 3; i++) {
+    for (let i = 0; i < ROUNDS; i++) {
       colabPut = Math.min(colabPut, (await run(colab, ['drive', 'put', '--api', '--api-url', base, dl, 'root'], env(base))).ms);
       daemonPut = Math.min(daemonPut, (await call('colab/drive/put', { localPath: dl, parentId: 'root' })).ms);
       peerPut = Math.min(peerPut, (await curlPut()).ms);
@@ -148,7 +188,7 @@ let n = 0;
 await call('colab/drive/use', { kind: 'folder', path: mount });
 await call('colab/drive/copyToRuntime', { id: 'ds.zip', target: path.join(work, `x${n++}`) }); // warm-up
 let colabX = Infinity, daemonX = Infinity, unzipX = Infinity;
-for (let i = 0; i < 3; i++) {
+for (let i = 0; i < ROUNDS; i++) {
   // Alternating sides, best of 3 each; every run extracts into a fresh folder.
   colabX = Math.min(colabX, (await run(colab, ['drive', 'cp-to-runtime', '--folder', mount, 'ds.zip', path.join(work, `x${n++}`)])).ms);
   daemonX = Math.min(daemonX, (await call('colab/drive/copyToRuntime', { id: 'ds.zip', target: path.join(work, `x${n++}`) })).ms);
@@ -167,7 +207,20 @@ fs.rmSync(work, { recursive: true, force: true });
 loads.push(os.loadavg()[0]);
 const f0 = (x) => (x === null ? '—' : x.toFixed(0));
 const ratio = (peer, ours) => (peer === null || ours === null ? '—' : (peer / ours).toFixed(2) + '×');
-console.log(`\nDrive benchmarks (${os.cpus().length} CPUs; best of 3 where a peer is compared; 1-min load ${Math.min(...loads).toFixed(1)}–${Math.max(...loads).toFixed(1)})\n`);
+console.log(`\nDrive benchmarks (${os.cpus().length} CPUs; best of ${ROUNDS} where a peer is compared; 1-min load ${Math.min(...loads).toFixed(1)}–${Math.max(...loads).toFixed(1)})\n`);
 console.log('| case | colab cli (ms) | colab daemon, warm (ms) | peer (ms) | peer/cli | peer/daemon |');
 console.log('| --- | --- | --- | --- | --- | --- |');
 for (const [name, cli, dmn, peer] of rows) console.log(`| ${name} | ${f0(cli)} | ${f0(dmn)} | ${f0(peer)} | ${ratio(peer, cli)} | ${ratio(peer, dmn)} |`);
+if (medians.length) {
+  console.log(`\nMedians of ${ROUNDS} rounds:\n`);
+  console.log('| case | colab cli (ms) | colab daemon, warm (ms) | peer (ms) | peer/cli | peer/daemon |');
+  console.log('| --- | --- | --- | --- | --- | --- |');
+  for (const [name, cli, dmn, peer] of medians) console.log(`| ${name} | ${f0(cli)} | ${f0(dmn)} | ${f0(peer)} | ${ratio(peer, cli)} | ${ratio(peer, dmn)} |`);
+}
+if (cpuRows.length) {
+  const f2 = (x) => (x === null ? '—' : x.toFixed(2));
+  console.log(`\nCPU seconds (user + sys) of each side's own process, medians of ${ROUNDS} rounds:\n`);
+  console.log('| case | colab cli (s) | colab daemon, warm (s) | peer (s) | peer/cli | peer/daemon |');
+  console.log('| --- | --- | --- | --- | --- | --- |');
+  for (const [name, cli, dmn, peer] of cpuRows) console.log(`| ${name} | ${f2(cli)} | ${f2(dmn)} | ${f2(peer)} | ${ratio(peer, cli)} | ${ratio(peer, dmn)} |`);
+}

@@ -714,6 +714,8 @@ export interface DriveItem {
   size?: number;
   modifiedTime?: string;
   md5Checksum?: string;
+  /** Drive's SHA-256 of the content; absent for Docs Editors files and some very old files. */
+  sha256Checksum?: string;
   isFolder: boolean;
   /** The shared drive that holds it (pass it back as driveId when listing its children). */
   driveId?: string;
@@ -768,13 +770,18 @@ export interface DriveTransfer {
   fileId: string;
   localPath: string;
   bytes: number;
-  md5Checksum: string;
+  /** The digests the daemon computed of the bytes transferred (sha256, or md5 where Drive has no sha256). */
+  md5Checksum?: string;
+  sha256Checksum?: string;
   verified: boolean;
+  /** Which checksum `verified` is about. */
+  verifiedWith?: 'sha256' | 'md5';
 }
 
 export interface DriveReadResult {
   contentBase64: string;
-  md5Checksum: string;
+  md5Checksum?: string;
+  sha256Checksum?: string;
 }
 
 /** colab/drive/parseLink result: what a share link points at; formats (default first) for Docs/Sheets/Slides. */

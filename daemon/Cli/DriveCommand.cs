@@ -59,7 +59,7 @@ internal static class DriveCommand
         var dest = new Argument<string>("dest") { Description = "A local folder (a safe, non-clashing name is chosen) or file path.", DefaultValueFactory = _ => "." };
         var format = new Option<string?>("--format") { Description = "Export format for a Docs/Sheets/Slides share link (docx, pdf, xlsx, csv, pptx, …)." };
         var linkUrl = new Option<string?>("--link-url") { Description = "Serve Drive's public share-link hosts from this origin instead (a stand-in for tests)." };
-        var get = new Command("get", "Download a file, verifying its md5; a share link or file id without --api/--folder downloads without sign-in.") { getId, dest, format, linkUrl };
+        var get = new Command("get", "Download a file, verifying its sha256 (md5 where Drive has no sha256); a share link or file id without --api/--folder downloads without sign-in.") { getId, dest, format, linkUrl };
         get.SetAction((p, ct) => DriveLinkCommand.Applies(p.GetValue(getId)!, p.GetValue(api), p.GetValue(folder))
             ? DriveLinkCommand.RunAsync(p.GetValue(getId)!, p.GetValue(dest)!, p.GetValue(format), p.GetValue(linkUrl), p.GetValue(asJson), output, ct)
             : RunAsync(p, folder, api, apiUrl, output, async drive =>
@@ -74,7 +74,7 @@ internal static class DriveCommand
         var putPath = new Argument<string>("path") { Description = "The local file to upload." };
         var putParent = new Argument<string>("parent-id") { Description = "The Drive folder to upload into.", DefaultValueFactory = _ => "" };
         var replace = new Option<string?>("--replace") { Description = "Replace the content of this existing file id instead of creating a file." };
-        var put = new Command("put", "Upload a file (resumable), verifying its md5.") { putPath, putParent, replace };
+        var put = new Command("put", "Upload a file (resumable), verifying its sha256 (md5 where Drive has no sha256).") { putPath, putParent, replace };
         put.SetAction((p, ct) => RunAsync(p, folder, api, apiUrl, output, async drive =>
         {
             var parent = p.GetValue(putParent) is { Length: > 0 } given ? given : drive.Backend is DriveApiBackend ? "root" : "";
@@ -97,7 +97,7 @@ internal static class DriveCommand
         }, ct));
 
         var pairs = new Argument<string[]>("local=id") { Description = "Local files and the Drive ids they should be, e.g. model.pt=1AbC…", Arity = ArgumentArity.OneOrMore };
-        var flush = new Command("flush", "Check that local files are really on Drive: compare each file's md5 with Drive's. Exit code 1 when any differs.") { pairs };
+        var flush = new Command("flush", "Check that local files are really on Drive: compare each file's sha256 (md5 where Drive has no sha256) with Drive's. Exit code 1 when any differs.") { pairs };
         flush.SetAction((p, ct) => RunAsync(p, folder, api, apiUrl, output, async drive =>
         {
             var bad = 0;
@@ -108,16 +108,17 @@ internal static class DriveCommand
                 {
                     throw new DriveException(DriveErrorKind.InvalidInput, $"'{pair}' is not local=id.");
                 }
-                var local = await FolderBackend.Md5OfFileAsync(pair[..eq], ct).ConfigureAwait(false);
                 var item = await drive.GetAsync(pair[(eq + 1)..], ct).ConfigureAwait(false);
-                var remote = item.Md5Checksum;
+                var algorithm = DriveChecksums.AlgorithmFor(item);
+                var local = await DriveChecksums.OfFileAsync(pair[..eq], algorithm, ct).ConfigureAwait(false);
+                var remote = DriveChecksums.Expected(item, algorithm);
                 if (remote is null && drive.Backend is FolderBackend f)
                 {
-                    remote = await FolderBackend.Md5OfFileAsync(f.Resolve(item.Id), ct).ConfigureAwait(false);
+                    remote = await DriveChecksums.OfFileAsync(f.Resolve(item.Id), algorithm, ct).ConfigureAwait(false);
                 }
                 var ok = string.Equals(local, remote, StringComparison.OrdinalIgnoreCase);
                 bad += ok ? 0 : 1;
-                await output.WriteLineAsync($"{(ok ? "ok      " : "DIFFERS ")} {pair[..eq]} md5 {local} / Drive {remote ?? "unknown"}").ConfigureAwait(false);
+                await output.WriteLineAsync($"{(ok ? "ok      " : "DIFFERS ")} {pair[..eq]} {algorithm} {local} / Drive {remote ?? "unknown"}").ConfigureAwait(false);
             }
             if (bad > 0)
             {
@@ -189,7 +190,7 @@ internal static class DriveCommand
     private static async Task PrintTransferAsync(DriveTransfer t, bool asJson, TextWriter output)
         => await output.WriteLineAsync(asJson
             ? JsonSerializer.Serialize(t, DriveJson.Default.DriveTransfer)
-            : $"{t.LocalPath} ⇄ {t.FileId}: {t.Bytes} bytes, md5 {t.Md5Checksum} {(t.Verified ? "verified" : "(Drive gave no md5 to compare)")}").ConfigureAwait(false);
+            : $"{t.LocalPath} ⇄ {t.FileId}: {t.Bytes} bytes, {(t.VerifiedWith == DriveChecksums.Md5 || t.Sha256Checksum is null ? $"md5 {t.Md5Checksum}" : $"sha256 {t.Sha256Checksum}")} {(t.Verified ? "verified" : "(Drive gave no checksum to compare)")}").ConfigureAwait(false);
 
     private static async Task<int> RunAsync(ParseResult p, Option<string?> folder, Option<bool> api, Option<string?> apiUrl, TextWriter output, Func<DriveService, Task> work, CancellationToken cancellationToken)
     {

@@ -20,7 +20,7 @@ public static class ArchiveExtractor
 
     private const long InMemoryArchiveBytes = 256L * 1024 * 1024;
 
-    public static async Task<ExtractResult> ExtractAsync(string archive, string target, string? archiveMd5, ExtractLimits? limits, IProgress<long>? progress, CancellationToken cancellationToken)
+    public static async Task<ExtractResult> ExtractAsync(string archive, string target, string? archiveDigest, ExtractLimits? limits, IProgress<long>? progress, CancellationToken cancellationToken)
     {
         limits ??= new ExtractLimits();
         Directory.CreateDirectory(target);
@@ -29,9 +29,9 @@ public static class ArchiveExtractor
         {
             throw new DriveException(DriveErrorKind.Unsafe, "The extraction target is a symbolic link; pick a real folder.");
         }
-        archiveMd5 ??= await FolderBackend.Md5OfFileAsync(archive, cancellationToken).ConfigureAwait(false);
+        archiveDigest ??= await FolderBackend.Md5OfFileAsync(archive, cancellationToken).ConfigureAwait(false);
         var marker = Path.Combine(target, MarkerName);
-        if (File.Exists(marker) && (await File.ReadAllTextAsync(marker, cancellationToken).ConfigureAwait(false)).StartsWith(archiveMd5 + " ", StringComparison.Ordinal))
+        if (File.Exists(marker) && (await File.ReadAllTextAsync(marker, cancellationToken).ConfigureAwait(false)).StartsWith(archiveDigest + " ", StringComparison.Ordinal))
         {
             return new ExtractResult(target, 0, 0, true);
         }
@@ -39,7 +39,7 @@ public static class ArchiveExtractor
         var result = IsZip(archive)
             ? await ExtractZipAsync(archive, target, limits, progress, cancellationToken).ConfigureAwait(false)
             : await ExtractTarAsync(archive, target, limits, progress, cancellationToken).ConfigureAwait(false);
-        await File.WriteAllTextAsync(marker, $"{archiveMd5} {result.Files} {result.Bytes}\n", cancellationToken).ConfigureAwait(false);
+        await File.WriteAllTextAsync(marker, $"{archiveDigest} {result.Files} {result.Bytes}\n", cancellationToken).ConfigureAwait(false);
         return result;
     }
 

@@ -10,6 +10,7 @@ internal sealed class FileResource
     public string? MimeType { get; set; }
     public string? Size { get; set; }
     public string? Md5Checksum { get; set; }
+    public string? Sha256Checksum { get; set; }
     public DateTimeOffset? ModifiedTime { get; set; }
     public string? DriveId { get; set; }
 }

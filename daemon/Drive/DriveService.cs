@@ -4,7 +4,8 @@ using Microsoft.Extensions.Logging;
 namespace Colab.Daemon.Drive;
 
 /// <summary>What "Flush to Drive" found for one upload this daemon started.</summary>
-public sealed record FlushedUpload(string LocalPath, string Name, string? FileId, string? Md5Checksum, bool Verified, string? Error);
+/// <param name="Sha256Checksum">The upload's SHA-256 (what it was verified with when Drive gave one).</param>
+public sealed record FlushedUpload(string LocalPath, string Name, string? FileId, string? Md5Checksum, bool Verified, string? Error, string? Sha256Checksum = null);
 
 /// <summary>
 /// The Drive capability: holds the chosen backend (a mounted folder by default, the API after
@@ -89,7 +90,7 @@ public sealed class DriveService(ILogger<DriveService> logger)
         {
             _pending.TryRemove(key, out _);
             _finished.Enqueue(t.IsCompletedSuccessfully
-                ? new FlushedUpload(localPath, name, t.Result.FileId, t.Result.Md5Checksum, t.Result.Verified, null)
+                ? new FlushedUpload(localPath, name, t.Result.FileId, t.Result.Md5Checksum, t.Result.Verified, null, t.Result.Sha256Checksum)
                 : new FlushedUpload(localPath, name, null, null, false, t.Exception?.InnerException?.Message ?? "cancelled"));
         }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
         return task;
@@ -160,7 +161,7 @@ public sealed class DriveService(ILogger<DriveService> logger)
 
     /// <summary>
     /// Copies an archive from Drive to the local disk and extracts it into <paramref name="target"/>;
-    /// skips the work when the target already holds this archive (same md5). Local runtimes only.
+    /// skips the work when the target already holds this archive (same sha256, or md5 where Drive has no sha256). Local runtimes only.
     /// </summary>
     public async Task<ExtractResult> CopyToRuntimeAsync(string id, string target, ExtractLimits? limits, IProgress<(string Phase, long Bytes)>? progress, CancellationToken cancellationToken)
     {
@@ -173,7 +174,7 @@ public sealed class DriveService(ILogger<DriveService> logger)
         }
         var full = Path.GetFullPath(target);
         var marker = Path.Combine(full, ArchiveExtractor.MarkerName);
-        var known = item.Md5Checksum;
+        var known = DriveChecksums.KnownKey(item);
         if (known is null && backend is FolderBackend folder && File.Exists(marker))
         {
             // A mounted folder has no stored md5: hashing the source in place is cheaper than copying it first.
@@ -188,7 +189,7 @@ public sealed class DriveService(ILogger<DriveService> logger)
         try
         {
             var transfer = await backend.DownloadAsync(id, scratch, progress is null ? null : new Progress<long>(b => progress.Report(("download", b))), cancellationToken).ConfigureAwait(false);
-            return await ArchiveExtractor.ExtractAsync(scratch, full, transfer.Md5Checksum, limits, progress is null ? null : new Progress<long>(b => progress.Report(("extract", b))), cancellationToken).ConfigureAwait(false);
+            return await ArchiveExtractor.ExtractAsync(scratch, full, transfer.ContentKey, limits, progress is null ? null : new Progress<long>(b => progress.Report(("extract", b))), cancellationToken).ConfigureAwait(false);
         }
         finally
         {

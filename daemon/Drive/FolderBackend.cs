@@ -83,14 +83,14 @@ public sealed class FolderBackend : IDriveBackend
             throw new DriveException(DriveErrorKind.NotFound, $"'{id}' is not a file in the folder.");
         }
         var (bytes, md5) = await CopyAsync(source, localPath, progress, cancellationToken).ConfigureAwait(false);
-        return new DriveTransfer(id, localPath, bytes, md5, true);
+        return new DriveTransfer(id, localPath, bytes, md5, true, null, DriveChecksums.Md5);
     }
 
     public async Task<DriveTransfer> UploadAsync(string localPath, string parentId, string name, string? existingId, IProgress<long>? progress, CancellationToken cancellationToken)
     {
         var target = existingId is not null ? Resolve(existingId) : Path.Combine(Resolve(parentId), SafeNames.Sanitize(name));
         var (bytes, md5) = await CopyAsync(localPath, target, progress, cancellationToken).ConfigureAwait(false);
-        return new DriveTransfer(Relative(target), localPath, bytes, md5, true);
+        return new DriveTransfer(Relative(target), localPath, bytes, md5, true, null, DriveChecksums.Md5);
     }
 
     public Task TrashAsync(string id, CancellationToken cancellationToken)

@@ -12,7 +12,7 @@ namespace Colab.Daemon.Drive;
 /// beside the target through the contents API (<see cref="RuntimeFiles"/>: chunked base64 to a
 /// temporary name renamed into place), then runs <c>colab_extract.py</c> in a hidden, short-lived
 /// kernel. The extractor keeps the rules of <see cref="ArchiveExtractor"/> (no path escapes, no
-/// links, byte and entry limits, a marker with the archive's md5 that makes a second run a no-op)
+/// links, byte and entry limits, a marker with the archive's digest (sha256, or md5 where Drive has none) that makes a second run a no-op)
 /// and removes the uploaded archive. Parameters reach the kernel as base64 JSON, never as code.
 /// </summary>
 public sealed class RemoteDatasetCopy(DriveService drive, RuntimeManager runtimes, RuntimeFiles files, ILogger logger)
@@ -56,7 +56,7 @@ public sealed class RemoteDatasetCopy(DriveService drive, RuntimeManager runtime
         {
             // Skip before the download when the runtime already holds this archive's extraction.
             var marker = await ReadMarkerAsync(runtimeId, targetPath, cancellationToken).ConfigureAwait(false);
-            var known = item.Md5Checksum;
+            var known = DriveChecksums.KnownKey(item);
             if (known is null && marker is not null && backend is FolderBackend folder)
             {
                 known = await FolderBackend.Md5OfFileAsync(folder.Resolve(id), cancellationToken).ConfigureAwait(false);
@@ -72,14 +72,14 @@ public sealed class RemoteDatasetCopy(DriveService drive, RuntimeManager runtime
             try
             {
                 var transfer = await backend.DownloadAsync(id, local, progress is null ? null : new Progress<long>(b => progress.Report(("download", b))), cancellationToken).ConfigureAwait(false);
-                if (marker is not null && marker.StartsWith(transfer.Md5Checksum + " ", StringComparison.Ordinal))
+                if (marker is not null && marker.StartsWith(transfer.ContentKey + " ", StringComparison.Ordinal))
                 {
                     return new ExtractResult(targetPath, 0, 0, true);
                 }
                 uploaded = true;
                 await files.UploadAsync(runtimeId, local, remoteArchive, overwrite: false, p => progress?.Report(("upload", p.Done)), cancellationToken).ConfigureAwait(false);
                 File.Delete(local);
-                var result = await ExtractAsync(runtimeId, script, remoteArchive, targetPath, transfer.Md5Checksum, limits, progress, cancellationToken).ConfigureAwait(false);
+                var result = await ExtractAsync(runtimeId, script, remoteArchive, targetPath, transfer.ContentKey, limits, progress, cancellationToken).ConfigureAwait(false);
                 uploaded = false; // the extractor removed it
                 return result;
             }
@@ -152,7 +152,7 @@ public sealed class RemoteDatasetCopy(DriveService drive, RuntimeManager runtime
         return Convert.ToBase64String(buffer.ToArray());
     }
 
-    private async Task<ExtractResult> ExtractAsync(string runtimeId, string script, string archive, string target, string md5, ExtractLimits limits,
+    private async Task<ExtractResult> ExtractAsync(string runtimeId, string script, string archive, string target, string digest, ExtractLimits limits,
         IProgress<(string Phase, long Bytes)>? progress, CancellationToken cancellationToken)
     {
         using var buffer = new MemoryStream();
@@ -162,7 +162,7 @@ public sealed class RemoteDatasetCopy(DriveService drive, RuntimeManager runtime
             w.WriteString("script", script);
             w.WriteString("archive", archive);
             w.WriteString("target", target);
-            w.WriteString("md5", md5);
+            w.WriteString("digest", digest);
             w.WriteNumber("maxBytes", limits.MaxBytes);
             w.WriteNumber("maxEntries", limits.MaxEntries);
             w.WriteEndObject();

@@ -39,7 +39,8 @@ public sealed record DriveCopyToRuntimeParams(string Id, string Target, long? Ma
 
 public sealed record DriveFlushResult(IReadOnlyList<FlushedUpload> Uploads);
 
-public sealed record DriveReadResult(string ContentBase64, string Md5Checksum);
+/// <summary><c>colab/drive/read</c>: the content and the digest it was verified with (sha256, or md5 where Drive has no sha256).</summary>
+public sealed record DriveReadResult(string ContentBase64, string? Md5Checksum, string? Sha256Checksum = null);
 
 public sealed record DriveWriteParams(string Id, string ContentBase64);
 

@@ -6,7 +6,9 @@
 // "Content-Range: bytes */N", 404 for unknown sessions), files.update via a resumable PATCH.
 // drives.list, corpora=user/drive with driveId, q=sharedWithMe; the OAuth stand-in
 // (oauth-standin.mjs) is mounted too, so the tokens it issues are valid here.
-// Faults are injected through /__control/faults. Usage: node drive-standin.mjs [--port N];
+// Every file with content has md5Checksum, sha1Checksum and sha256Checksum (switches per file and
+// upload faults: legacy, noChecksums, wrongMd5, wrongSha256, checksums). Faults are injected
+// through /__control/faults. Usage: node drive-standin.mjs [--port N];
 // prints "LISTENING <port>" on stdout once ready.
 import http from 'node:http';
 import crypto from 'node:crypto';
@@ -42,15 +44,17 @@ function reset() {
   addFile({ id: 'root', name: 'My Drive', mimeType: FOLDER, parents: [] });
 }
 
-// Drive stores md5Checksum with the file; the stand-in computes it once per content buffer (a new
-// upload or update is a new buffer), so metadata reads of a large file cost what they cost on Drive
-// and are not charged to the client in the benchmarks.
-const md5Cache = new WeakMap();
-function md5(buf) {
-  let h = md5Cache.get(buf);
+// Drive stores md5Checksum, sha1Checksum and sha256Checksum with the file (output-only fields,
+// "only populated for files with content stored in Drive"); the stand-in computes them once per
+// content buffer (a new upload or update is a new buffer), so metadata reads of a large file cost
+// what they cost on Drive and are not charged to the client in the benchmarks.
+const digestCache = new WeakMap();
+function digests(buf) {
+  let h = digestCache.get(buf);
   if (h === undefined) {
-    h = crypto.createHash('md5').update(buf).digest('hex');
-    md5Cache.set(buf, h);
+    const hex = (alg) => crypto.createHash(alg).update(buf).digest('hex');
+    h = { md5: hex('md5'), sha1: hex('sha1'), sha256: hex('sha256') };
+    digestCache.set(buf, h);
   }
   return h;
 }
@@ -70,6 +74,13 @@ function addFile(spec) {
     sharedWithMe: spec.sharedWithMe ?? false,
     driveId: spec.driveId,
     content,
+    // Checksum switches: legacy (an old file: md5 only, no sha1/sha256), noChecksums (none at all),
+    // wrongMd5/wrongSha256 (a well-formed wrong value), checksums (raw values sent as they are: hostile input).
+    legacy: !!spec.legacy,
+    noChecksums: !!spec.noChecksums,
+    wrongMd5: !!spec.wrongMd5,
+    wrongSha256: !!spec.wrongSha256,
+    checksums: spec.checksums ?? null,
     exportContent: spec.exportText !== undefined ? Buffer.from(spec.exportText) : spec.exportSize !== undefined ? patterned(spec.exportSize) : null,
   };
   state.files.set(id, f);
@@ -105,7 +116,15 @@ function resource(f) {
   if (f.driveId) r.driveId = f.driveId;
   if (f.content) {
     r.size = String(f.content.length);
-    r.md5Checksum = f.wrongMd5 ? '0'.repeat(32) : md5(f.content);
+    if (!f.noChecksums) {
+      const d = digests(f.content);
+      r.md5Checksum = f.wrongMd5 ? '0'.repeat(32) : d.md5;
+      if (!f.legacy) {
+        r.sha1Checksum = d.sha1;
+        r.sha256Checksum = f.wrongSha256 ? '0'.repeat(64) : d.sha256;
+      }
+    }
+    if (f.checksums) Object.assign(r, f.checksums);
   }
   return r;
 }
@@ -365,6 +384,8 @@ async function handleUploadChunk(req, res, url) {
   const cr = req.headers['content-range'];
   const fault = takeFault('upload', s.fileId);
   if (s.done) { await readBody(req); sendJson(res, 200, resource(s.done)); return; }
+  // Checksum faults describe the stored file: kept on the session until its last chunk arrives.
+  if (fault && ['wrongMd5', 'wrongSha256', 'legacy', 'noChecksums', 'checksums'].some((k) => fault[k])) s.checksumFault = fault;
   const rangeHeader = () => (s.size > 0 ? { Range: `bytes=0-${s.size - 1}` } : {});
   const status = cr ? /^bytes \*\/(\d+|\*)$/.exec(cr) : null;
   if (status) {
@@ -411,8 +432,13 @@ async function handleUploadChunk(req, res, url) {
     } else {
       f = addFile({ name: s.meta.name ?? 'Untitled', mimeType: s.meta.mimeType, parents: s.meta.parents ?? ['root'], content });
     }
-    // Drive computes md5Checksum from the content it stored: a new upload of the file is judged afresh.
-    f.wrongMd5 = !!fault?.wrongMd5;
+    // Drive computes the checksums from the content it stored: a new upload of the file is judged afresh.
+    const cf = s.checksumFault;
+    f.wrongMd5 = !!cf?.wrongMd5;
+    f.wrongSha256 = !!cf?.wrongSha256;
+    f.legacy = !!cf?.legacy;
+    f.noChecksums = !!cf?.noChecksums;
+    f.checksums = cf?.checksums ?? null;
     s.done = f;
     sendJson(res, s.fileId ? 200 : 200, resource(f));
     return;

@@ -72,7 +72,7 @@ export function registerDriveCommands({ vscode: v, daemon, tree, state }: DriveC
       if (!to?.[0]) return;
       try {
         const t = await withProgress(`Downloading ${node.item.name}`, () => daemon.request<DriveTransfer>(methods.driveGet.name, { id: node.item.id, folder: to[0].fsPath }));
-        void v.window.showInformationMessage(`Downloaded ${node.item.name} to ${t.localPath}${t.verified ? ' (md5 verified)' : ''}.`);
+        void v.window.showInformationMessage(`Downloaded ${node.item.name} to ${t.localPath}${t.verified ? ` (${t.verifiedWith ?? 'md5'} verified)` : ''}.`);
       } catch (e) {
         fail(e);
       }
@@ -84,7 +84,7 @@ export function registerDriveCommands({ vscode: v, daemon, tree, state }: DriveC
       if (!files?.[0]) return;
       try {
         const t = await withProgress('Uploading to Drive', () => daemon.request<DriveTransfer>(methods.drivePut.name, { localPath: files[0].fsPath, parentId: parentId ?? (status.kind === 'api' ? 'root' : '') }));
-        void v.window.showInformationMessage(`Uploaded ${t.bytes} bytes${t.verified ? ', md5 verified' : ''}.`);
+        void v.window.showInformationMessage(`Uploaded ${t.bytes} bytes${t.verified ? `, ${t.verifiedWith ?? 'md5'} verified` : ''}.`);
         tree.refresh();
       } catch (e) {
         fail(e);

@@ -138,7 +138,7 @@ export class DriveTree implements vscode.TreeDataProvider<DriveNode> {
     const notebook = item.name.toLowerCase().endsWith('.ipynb');
     t.iconPath = new a.ThemeIcon(item.isFolder ? 'folder' : notebook ? 'notebook' : 'file');
     t.description = [humanSize(item.size), humanAge(item.modifiedTime)].filter(Boolean).join(' · ');
-    t.tooltip = `${item.name}\n${item.mimeType}${item.md5Checksum ? `\nmd5 ${item.md5Checksum}` : ''}`;
+    t.tooltip = `${item.name}\n${item.mimeType}${item.sha256Checksum ? `\nsha256 ${item.sha256Checksum}` : item.md5Checksum ? `\nmd5 ${item.md5Checksum}` : ''}`;
     t.contextValue = item.isFolder ? 'colabDriveFolder' : 'colabDriveFile';
     if (!item.isFolder) {
       t.command = { command: 'vscode.open', title: 'Open', arguments: [driveUri(a, item)] };

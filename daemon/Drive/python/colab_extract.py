@@ -5,7 +5,8 @@ extract(params) in a hidden kernel; params arrive as base64 JSON, never spliced 
 The rules are those of the daemon's ArchiveExtractor: every entry lands inside the target (no
 absolute paths, no '..', no drive letters, no NUL), no symbolic or hard links in the archive, no
 existing link under the target is followed, and the byte and entry limits hold (counted on the
-bytes actually written). A marker with the archive's md5 makes a second run a no-op; it is
+bytes actually written). A marker with the archive's digest (sha256, or md5 where Drive has no
+sha256) makes a second run a no-op; it is
 written only after a complete extraction. Only the standard library is used.
 """
 
@@ -192,10 +193,10 @@ def _extract_tar(archive, target, budget):
 
 
 def extract(params):
-    """params: archive, target (paths on this machine), md5, maxBytes, maxEntries. Returns a dict; never raises for a known failure."""
+    """params: archive, target (paths on this machine), digest, maxBytes, maxEntries. Returns a dict; never raises for a known failure."""
     archive = os.path.abspath(params["archive"])
     target = os.path.abspath(params["target"])
-    md5 = params["md5"]
+    digest = params["digest"]
     budget = _Budget(int(params["maxBytes"]), int(params["maxEntries"]))
     try:
         try:
@@ -206,7 +207,7 @@ def extract(params):
             marker = os.path.join(target, MARKER)
             if os.path.isfile(marker) and not os.path.islink(marker):
                 with open(marker, "r", encoding="utf-8", errors="replace") as f:
-                    if f.read(200).startswith(md5 + " "):
+                    if f.read(200).startswith(digest + " "):
                         return {"ok": True, "target": target, "files": 0, "bytes": 0, "skipped": True}
             if os.path.lexists(marker):
                 os.unlink(marker)
@@ -218,7 +219,7 @@ def extract(params):
                 _extract_tar(archive, target, budget)
             fd = create_file(marker)
             try:
-                os.write(fd, ("%s %d %d\n" % (md5, budget.files, budget.written)).encode("ascii"))
+                os.write(fd, ("%s %d %d\n" % (digest, budget.files, budget.written)).encode("ascii"))
             finally:
                 os.close(fd)
             return {"ok": True, "target": target, "files": budget.files, "bytes": budget.written, "skipped": False}

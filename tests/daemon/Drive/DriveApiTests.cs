@@ -76,7 +76,7 @@ public sealed class DriveApiTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Download_ConnectionDroppedMidFile_ResumesWithRangeAndVerifiesMd5()
+    public async Task Download_ConnectionDroppedMidFile_ResumesWithRangeAndVerifiesSha256()
     {
         var content = Bytes(3_000_000);
         var id = await _drive.AddFileAsync("weights.bin", content);
@@ -86,7 +86,9 @@ public sealed class DriveApiTests : IAsyncLifetime
         var result = await Client().DownloadAsync(id, target, new SyncProgress(reported.Add), CancellationToken.None);
         Assert.Equal(content, await File.ReadAllBytesAsync(target));
         Assert.True(result.Verified);
-        Assert.Equal(Convert.ToHexStringLower(MD5.HashData(content)), result.Md5Checksum);
+        Assert.Equal(DriveChecksums.Sha256, result.VerifiedWith);
+        Assert.Equal(Convert.ToHexStringLower(SHA256.HashData(content)), result.Sha256Checksum);
+        Assert.Null(result.Md5Checksum); // Drive gave a sha256: no md5 pass
         var ranges = (await _drive.RequestsAsync()).Select(r => (string?)r!["range"]).Where(r => r is not null).ToList();
         var resumedAt = long.Parse(Assert.Single(ranges)!["bytes=".Length..].TrimEnd('-'), System.Globalization.CultureInfo.InvariantCulture);
         Assert.InRange(resumedAt, 1, 1_000_000);
@@ -95,11 +97,12 @@ public sealed class DriveApiTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Download_WrongMd5_IsAnIntegrityErrorAndLeavesNoFile()
+    public async Task Download_WrongMd5OfAnOldFile_IsAnIntegrityErrorAndLeavesNoFile()
     {
         var id = await _drive.AddFileAsync("model.pt", Bytes(500_000));
         await _drive.AddFilesAsync(); // no-op; keeps the stand-in warm
-        await _drive.FaultAsync(new { on = "upload", wrongMd5 = true });
+        // An old file (md5 only, no sha256) whose md5 does not match: upload and download both verify with md5.
+        await _drive.FaultAsync(new { on = "upload", wrongMd5 = true, legacy = true });
         var up = Path.Combine(_dir, "up.bin");
         await File.WriteAllBytesAsync(up, Bytes(1000, 3));
         var e = await Assert.ThrowsAsync<DriveException>(() => Client().UploadAsync(up, "root", "up.bin", null, null, CancellationToken.None));

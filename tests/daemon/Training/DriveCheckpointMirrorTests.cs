@@ -130,7 +130,7 @@ public sealed class DriveCheckpointMirrorTests : IAsyncLifetime
         await store.CommitAsync(1, 0, Payload(1));
         Assert.Null((await DriveCheckpointMirror.SyncAsync(_api, src, _folder, 3, _work, CancellationToken.None)).Error);
         await store.CommitAsync(2, 0, Payload(2));
-        await _drive.FaultAsync(new { on = "upload", wrongMd5 = true });
+        await _drive.FaultAsync(new { on = "upload", wrongMd5 = true, wrongSha256 = true });
 
         var r = await DriveCheckpointMirror.SyncAsync(_api, src, _folder, 3, _work, CancellationToken.None);
         Assert.NotNull(r.Error);
