@@ -104,7 +104,7 @@ internal sealed class DriveMethods(DriveService drive, RuntimeManager runtimes, 
             try
             {
                 var t = await drive.DownloadAsync(p.Id, null, temp, null, ctx.CancellationToken).ConfigureAwait(false);
-                return new DriveReadResult(Convert.ToBase64String(await File.ReadAllBytesAsync(temp, ctx.CancellationToken).ConfigureAwait(false)), t.Md5Checksum);
+                return new DriveReadResult(Convert.ToBase64String(await File.ReadAllBytesAsync(temp, ctx.CancellationToken).ConfigureAwait(false)), t.Md5Checksum, t.Sha256Checksum);
             }
             finally
             {

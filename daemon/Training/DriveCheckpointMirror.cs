@@ -12,8 +12,8 @@ namespace Colab.Daemon.Training;
 /// </summary>
 /// <remarks>
 /// Order of a pass, so that the Drive copy is never worse than before it: each new payload is
-/// sha256-checked locally against the job's manifest, uploaded (the backend compares md5 with
-/// what Drive stored), and only then does the Drive manifest name it; payloads the new manifest
+/// sha256-checked locally against the job's manifest, uploaded (the backend compares Drive's sha256Checksum, or md5Checksum for
+/// a file Drive has no SHA-256 for, with what was sent), and only then does the Drive manifest name it; payloads the new manifest
 /// no longer names are moved to the trash last. A reader of the folder therefore always finds a
 /// manifest whose files are there. Failures never touch the job: they come back as
 /// <see cref="MirrorResult.Error"/> and the next pass tries again.
@@ -245,9 +245,9 @@ public static class DriveCheckpointMirror
             var sent = await drive.UploadAsync(copy, folder.Id, e.File, stale?.Id, null, cancellationToken).ConfigureAwait(false);
             if (!sent.Verified)
             {
-                return "Drive did not confirm the upload's md5";
+                return "Drive did not confirm the upload's checksum";
             }
-            folder.Files[e.File] = new DriveItem(sent.FileId, e.File, "application/octet-stream", e.Size, DateTimeOffset.UtcNow, sent.Md5Checksum);
+            folder.Files[e.File] = new DriveItem(sent.FileId, e.File, "application/octet-stream", e.Size, DateTimeOffset.UtcNow, sent.Md5Checksum, Sha256Checksum: sent.Sha256Checksum);
             return null;
         }
         finally

@@ -195,7 +195,7 @@ test('Save a Copy to Drive uploads the notebook as opened through colab/drive/pu
     tempFile = p.localPath as string;
     uploaded = JSON.parse(fs.readFileSync(tempFile, 'utf8'));
     assert.equal(fs.statSync(tempFile).mode & 0o077, 0, 'the temporary copy is private');
-    return { fileId: 'nb.ipynb', localPath: tempFile, bytes: 10, md5Checksum: 'x', verified: true };
+    return { fileId: 'nb.ipynb', localPath: tempFile, bytes: 10, md5Checksum: 'x', verified: true, verifiedWith: 'sha256' };
   });
 
   await openFromGitHub(f.ctx)();
@@ -206,7 +206,7 @@ test('Save a Copy to Drive uploads the notebook as opened through colab/drive/pu
   assert.deepEqual({ parentId: put.params.parentId, name: put.params.name }, { parentId: '', name: 'nb.ipynb' });
   assert.deepEqual(uploaded, opened.notebook);
   assert.ok(!fs.existsSync(tempFile), 'the temporary copy is removed');
-  assert.match(f.shown.join('\n'), /saved nb\.ipynb to Drive \(md5 verified\)/);
+  assert.match(f.shown.join('\n'), /saved nb\.ipynb to Drive \(sha256 verified\)/);
 });
 
 test('Save a Copy to Drive without a Drive in use says how to pick one; a failed upload is an error, nothing left behind', async () => {

@@ -200,7 +200,7 @@ export async function saveCopyToDrive(ctx: GitHubCommandContext, result: GitHubO
       fs.writeFileSync(file, JSON.stringify(result.notebook, null, 1) + '\n', { mode: 0o600 });
       const parentId = status.kind === 'api' ? 'root' : '';
       const sent = await ctx.daemon.request<DriveTransfer>(methods.drivePut.name, { localPath: file, parentId, name });
-      void api.window.showInformationMessage(`Colab: saved ${name} to Drive${sent.verified ? ' (md5 verified)' : ''}.`);
+      void api.window.showInformationMessage(`Colab: saved ${name} to Drive${sent.verified ? ` (${sent.verifiedWith ?? 'checksum'} verified)` : ''}.`);
       return sent;
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });

@@ -212,7 +212,7 @@ public sealed class RemoteDriveMirrorTests(RemoteJupyterFixture jupyter) : IClas
     {
         await using var s = await SetUpAsync("rdrive-md5");
         var ws = Workspace("ckpt.py", Script);
-        await s.Drive.FaultAsync(new { on = "upload", wrongMd5 = true });
+        await s.Drive.FaultAsync(new { on = "upload", wrongMd5 = true, wrongSha256 = true });
 
         var id = await StartAsync(s.Daemon, new TrainStartParams(["python3", "ckpt.py", "2"], WorkingDirectory: ws, MaxRestarts: 0, RuntimeId: s.RuntimeId, Keep: 3, DriveFolder: s.Folder));
         var info = await UntilAsync(s.Daemon, id, j => DriveError(j) is not null, "a Drive mirror error");
