@@ -386,14 +386,7 @@ public sealed class DriveApiBackend : IDriveBackend
                 throw new DriveException(DriveErrorKind.Integrity, $"'{name}' could not be verified after upload: Drive gave neither a sha256 nor an md5 checksum for it.");
             }
             // Drive did not give a SHA-256 for the stored file: verify with md5 instead (a second read of the local file).
-            input.Position = 0;
-            using var md5 = IncrementalHash.CreateHash(HashAlgorithmName.MD5);
-            int n;
-            while ((n = await input.ReadAsync(buffer, cancellationToken).ConfigureAwait(false)) > 0)
-            {
-                md5.AppendData(buffer, 0, n);
-            }
-            var md5Digest = Convert.ToHexStringLower(md5.GetHashAndReset());
+            var md5Digest = await DriveChecksums.OfFileAsync(localPath, DriveChecksums.Md5, cancellationToken).ConfigureAwait(false);
             if (!string.Equals(item.Md5Checksum, md5Digest, StringComparison.OrdinalIgnoreCase))
             {
                 throw new DriveException(DriveErrorKind.Integrity, $"'{name}' failed verification after upload: the local md5 is {md5Digest}, Drive says {item.Md5Checksum}.");
