@@ -16,7 +16,9 @@ public sealed class TrainingFaultTests
     [Fact]
     public async Task SigkillAtRandomPoints_ResumedRunIsBitIdentical_AndNoCommittedCheckpointLost()
     {
-        string[] exampleArgs = ["--epochs", "2", "--width", "8", "--seed", "7"];
+        // 4 epochs of 45 steps: ten attempts of at most ~1 + 150 ms / 10 ms steps each use well under half of them, so the run
+        // never finishes before the tenth kill (with 2 epochs a fast machine once finished first and a kill hit nothing).
+        string[] exampleArgs = ["--epochs", "4", "--width", "8", "--seed", "7"];
         var baselineDir = TempDirectory("baseline");
         var baseline = await RunPythonAsync([ExampleScript, .. exampleArgs, "--final", Path.Combine(baselineDir, "final")]);
         Assert.True(baseline.Code == 0, baseline.Stderr);
@@ -50,15 +52,17 @@ public sealed class TrainingFaultTests
             {
                 // Kill inside a checkpoint write: wait until a payload or manifest temp file exists.
                 var hit = await PollUntilAsync(() => Directory.EnumerateFiles(ckptDir).Any(f => Path.GetFileName(f).Contains(".tmp-", StringComparison.Ordinal)), TimeSpan.FromSeconds(5));
-                if (hit && TrainingJobs.Kill(pid, TrainingJobs.SigKill) == 0)
+                var landed = TrainingJobs.Kill(pid, TrainingJobs.SigKill) == 0;
+                if (hit && landed)
                 {
                     killedDuringWrite++;
                 }
+                Assert.True(landed, $"kill {kills + 1} found worker {pid} gone already ({jobs.ReadStatus("faulty").State})");
             }
             else
             {
-                await Task.Delay(random.Next(0, 250));
-                _ = TrainingJobs.Kill(pid, TrainingJobs.SigKill);
+                await Task.Delay(random.Next(0, 150));
+                Assert.True(TrainingJobs.Kill(pid, TrainingJobs.SigKill) == 0, $"kill {kills + 1} found worker {pid} gone already ({jobs.ReadStatus("faulty").State})");
             }
             kills++;
             await PollAsync(() => TrainingJobs.IsAlive(pid) ? null : "", "the killed worker to be gone");
