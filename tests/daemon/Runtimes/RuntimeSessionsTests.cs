@@ -144,12 +144,14 @@ public sealed class RuntimeSessionsTests : IAsyncLifetime
     public async Task A_held_runtime_is_kept_alive_and_poked_and_keep_restarts_the_idle_time()
     {
         var warned = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var before = (await _manager.Client(_local.Id).GetStatusAsync()).LastActivity;
+        // Held before the monitor exists: the runtime has been idle since the fixture connected it, so a monitor
+        // that ticked before the hold (the status request above can take longer than a tick on a loaded
+        // machine) warned at once — which this test is not about.
+        var hold = _manager.HoldBusy(_local.Id);
         using var monitor = new RuntimeIdleMonitor(_manager, new IdlePolicy(TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(1.5)),
             TimeSpan.FromMilliseconds(100), TimeSpan.FromMilliseconds(300));
         monitor.IdleWarning += (_, _) => warned.TrySetResult();
-        var before = (await _manager.Client(_local.Id).GetStatusAsync()).LastActivity;
-
-        var hold = _manager.HoldBusy(_local.Id);
         await Task.Delay(4000); // twice the timeout
         Assert.Single(_manager.List());
         Assert.False(warned.Task.IsCompleted);

@@ -88,7 +88,9 @@ public sealed class TrainingFaultTests
     [Fact]
     public async Task Stop_WorkerCheckpointsAtNextStepAndExits_ResumeFinishesBitIdentical()
     {
-        string[] exampleArgs = ["--epochs", "1", "--width", "8", "--seed", "11"];
+        // 3 epochs of 45 steps at 50 ms: ~6 s left after the first five steps, room for `colab train stop` to start
+        // up on a loaded machine before the run would finish by itself.
+        string[] exampleArgs = ["--epochs", "3", "--width", "8", "--seed", "11"];
         var baselineDir = TempDirectory("stopbase");
         var baseline = await RunPythonAsync([ExampleScript, .. exampleArgs, "--final", Path.Combine(baselineDir, "final")]);
         Assert.True(baseline.Code == 0, baseline.Stderr);
