@@ -53,9 +53,12 @@ ENV_EVERY = "COLAB_CHECKPOINT_EVERY"
 ENV_JOB_ID = "COLAB_JOB_ID"
 ENV_ASYNC = "COLAB_CHECKPOINT_ASYNC"
 
-# Payloads at least this big are hashed on a helper thread while torch.load parses them
-# (hashlib releases the GIL on large buffers); smaller ones are hashed inline.
+# Payloads at least this big are read in chunks of _READ_CHUNK, each hashed on a helper thread while the
+# next is read (a checkpoint that is not in the page cache: the hash hides behind the disk), and the hash's
+# tail runs while torch.load parses (hashlib releases the GIL on large buffers); smaller ones are read
+# whole and hashed inline.
 _OVERLAP_HASH_BYTES = 256 * 1024
+_READ_CHUNK = 512 * 1024
 
 
 class CheckpointError(Exception):
@@ -208,21 +211,6 @@ class _Worker:
                 job.done.set()
 
 
-def _thread_submit(fn) -> _Job:
-    """_Worker.submit without a worker: one thread for one job."""
-    job = _Job(fn)
-
-    def run():
-        try:
-            job.result = fn()
-        except BaseException as e:
-            job.error = e
-        finally:
-            job.done.set()
-    threading.Thread(target=run, name="colab_resume-verify", daemon=True).start()
-    return job
-
-
 class CheckpointStore:
     """One checkpoint directory of one model: commit, load-newest-that-verifies, prune."""
 
@@ -289,22 +277,45 @@ class CheckpointStore:
                     pass
 
     def _candidates(self):
-        """(entry, bytes) of each checkpoint, newest first, whose file reads with the manifest's size."""
+        """(entry, path, size) of each checkpoint, newest first, whose file has the manifest's size."""
         m = self.manifest()
         for e in reversed(sorted(m.checkpoints, key=lambda e: e.step)):
             path = os.path.join(self.directory, e.file)
             try:
-                with open(path, "rb") as f:
-                    data = f.read()
+                size = os.stat(path).st_size
             except OSError as err:
                 _log(f"checkpoint step {e.step} ({e.file}) cannot be read ({err.strerror}); trying the previous one")
                 continue
-            if len(data) != e.size:
-                _log(f"checkpoint step {e.step} ({e.file}) is truncated ({len(data)} of {e.size} bytes); trying the previous one")
+            if size != e.size:
+                _log(f"checkpoint step {e.step} ({e.file}) is truncated ({size} of {e.size} bytes); trying the previous one")
                 continue
-            yield e, data
+            yield e, path
         if m.checkpoints:
             raise CheckpointError(f"none of the {len(m.checkpoints)} checkpoints in {self.directory} verifies")
+
+    @staticmethod
+    def _read(e: "Entry", path: str, progress=None):
+        """The payload's bytes (a bytearray of exactly e.size), or None after saying why it cannot be used.
+        ``progress(buffer, filled)`` is called after each chunk is read into the buffer."""
+        buf = bytearray(e.size)
+        try:
+            with open(path, "rb", buffering=0) as f, memoryview(buf) as mv:
+                pos = 0
+                while pos < e.size:
+                    n = f.readinto(mv[pos:min(e.size, pos + _READ_CHUNK)])
+                    if not n:
+                        break
+                    pos += n
+                    if progress is not None:
+                        progress(buf, pos)
+                extra = f.read(1)
+        except OSError as err:
+            _log(f"checkpoint step {e.step} ({e.file}) cannot be read ({err.strerror}); trying the previous one")
+            return None
+        if pos != e.size or extra:
+            _log(f"checkpoint step {e.step} ({e.file}) changed size while it was read; trying the previous one")
+            return None
+        return buf
 
     @staticmethod
     def _corrupt(e: "Entry") -> None:
@@ -312,48 +323,141 @@ class CheckpointStore:
 
     def load_newest(self):
         """(entry, bytes) of the newest checkpoint whose size and sha256 verify; None when there is none."""
-        for e, data in self._candidates():
+        for e, path in self._candidates():
+            data = self._read(e, path)
+            if data is None:
+                continue
             if hashlib.sha256(data).hexdigest() != e.sha256:
                 self._corrupt(e)
                 continue
-            return e, data
+            return e, bytes(data)
         return None
 
     def load_newest_parsed(self, parse, submit=None):
-        """(entry, parse(bytes)) of the newest checkpoint whose size and sha256 verify; None when there is none.
+        """(entry, parse(buffer)) of the newest checkpoint whose size and sha256 verify; None when there is none.
 
-        The file is read once; its sha256 is computed in the background (``submit``: a function that runs a
-        callable off this thread, by default a new thread) while ``parse`` (e.g. torch.load) runs on this one;
-        hashlib releases the GIL, so the two overlap. A result whose hash then fails is discarded and the
-        previous checkpoint tried, so nothing unverified is ever returned. ``parse`` errors of a verified
-        payload propagate."""
-        for e, data in self._candidates():
-            if len(data) < _OVERLAP_HASH_BYTES:
-                if hashlib.sha256(data).hexdigest() != e.sha256:
+        ``parse`` gets the payload as a bytes-like buffer (``parse_state`` reads it without copying). The file
+        is read once, in chunks, and hashed in the background as it arrives (``submit``: runs a callable off
+        this thread — a Run's worker; by default a worker started for this load) while the rest is read;
+        ``parse`` (e.g. torch.load) then runs on this thread while the hash finishes.
+        hashlib releases the GIL, so reading, hashing and parsing overlap. A result whose hash then fails is
+        discarded and the previous checkpoint tried, so nothing unverified is ever returned. ``parse`` errors
+        of a verified payload propagate."""
+        own = None
+        try:
+            for e, path in self._candidates():
+                if e.size < _OVERLAP_HASH_BYTES:
+                    data = self._read(e, path)
+                    if data is None:
+                        continue
+                    if hashlib.sha256(data).hexdigest() != e.sha256:
+                        self._corrupt(e)
+                        continue
+                    return e, parse(data)
+                if submit is None:
+                    own = own or _Worker("colab_resume-verify")
+                    submit = own.submit
+                hasher = _FillingHasher()
+                # The hasher needs the GIL only to pick up what was read and to hand back the digest; with the
+                # default 5 ms switch interval each of those waits for the reader or parse() to yield.
+                interval = sys.getswitchinterval()
+                sys.setswitchinterval(min(interval, 0.0002))
+                try:
+                    digest = submit(hasher.run)
+                    try:
+                        data = self._read(e, path, hasher.filled)
+                    finally:
+                        hasher.finish()  # always: the worker must not wait for more forever
+                    if data is None:
+                        digest.wait()
+                        continue
+                    parsed, error = None, None
+                    try:
+                        parsed = parse(data)
+                    except Exception as err:  # judged only once the hash says the bytes are the committed ones
+                        error = err
+                    hexdigest = digest.wait()
+                finally:
+                    sys.setswitchinterval(interval)
+                if hexdigest != e.sha256:
                     self._corrupt(e)
                     continue
-                return e, parse(data)
-            # The hasher needs the GIL only to pick up its job and to hand back the digest; with the default
-            # 5 ms switch interval each of those waits for parse() to yield, which costs more than the hash.
-            interval = sys.getswitchinterval()
-            sys.setswitchinterval(min(interval, 0.0002))
-            try:
-                digest = (submit or _thread_submit)(lambda d=data: hashlib.sha256(d).hexdigest())
-                parsed, error = None, None
-                try:
-                    parsed = parse(data)
-                except Exception as err:  # judged only once the hash says the bytes are the committed ones
-                    error = err
-                hexdigest = digest.wait()
-            finally:
-                sys.setswitchinterval(interval)
-            if hexdigest != e.sha256:
-                self._corrupt(e)
-                continue
-            if error is not None:
-                raise error
-            return e, parsed
-        return None
+                if error is not None:
+                    raise error
+                return e, parsed
+            return None
+        finally:
+            if own is not None:
+                own.stop()
+
+
+class _FillingHasher:
+    """The sha256 of a buffer while it is being filled: ``run`` (on a worker thread) hashes whatever the reader
+    reports as filled since it last looked, so a fast read is hashed in one go after a single wake-up and a
+    slow one (a cold page cache) chunk by chunk behind the disk."""
+
+    def __init__(self):
+        self._cv = threading.Condition()
+        self._buf: Any = None
+        self._filled = 0
+        self._done = False
+
+    def filled(self, buf, n: int) -> None:
+        with self._cv:
+            self._buf, self._filled = buf, n
+            self._cv.notify()
+
+    def finish(self) -> None:
+        with self._cv:
+            self._done = True
+            self._cv.notify()
+
+    def run(self) -> str:
+        h = hashlib.sha256()
+        hashed = 0
+        while True:
+            with self._cv:
+                while self._filled == hashed and not self._done:
+                    self._cv.wait()
+                buf, filled, done = self._buf, self._filled, self._done
+            if filled > hashed:
+                with memoryview(buf) as mv:
+                    h.update(mv[hashed:filled])
+                hashed = filled
+            elif done:
+                return h.hexdigest()
+
+
+class _BufferReader(io.RawIOBase):
+    """A read-only, seekable file over a buffer, without copying it (io.BytesIO copies anything but bytes):
+    torch.load reads each record straight from it with readinto."""
+
+    def __init__(self, buf):
+        self._mv = memoryview(buf).cast("B")
+        self._pos = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = (0, self._pos, len(self._mv))[whence]
+        if base + offset < 0:
+            raise ValueError("negative seek position")
+        self._pos = base + offset
+        return self._pos
+
+    def readinto(self, b) -> int:
+        n = max(0, min(len(b), len(self._mv) - self._pos))
+        with memoryview(b) as m:
+            m.cast("B")[:n] = self._mv[self._pos:self._pos + n]
+        self._pos += n
+        return n
 
 
 # ---------------------------------------------------------------- PyTorch state
@@ -446,9 +550,9 @@ def snapshot_state(model_id, step, epoch, model, optimizer=None, scheduler=None,
             for k, v in state.items()}
 
 
-def parse_state(data: bytes, map_location="cpu") -> Dict[str, Any]:
+def parse_state(data, map_location="cpu") -> Dict[str, Any]:
     import torch
-    state = torch.load(io.BytesIO(data), map_location=map_location)
+    state = torch.load(io.BytesIO(data) if isinstance(data, bytes) else _BufferReader(data), map_location=map_location)
     if not isinstance(state, dict) or "model" not in state:
         raise CheckpointError("the checkpoint is not a colab_resume PyTorch checkpoint")
     return state
