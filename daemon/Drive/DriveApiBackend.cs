@@ -156,7 +156,15 @@ public sealed class DriveApiBackend : IDriveBackend
                     }
                     await using var body = await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
                     // Two 4 MiB buffers: the network fills one (at least 1 MiB per hand-off, so the hashing
-                    // worker wakes ~256 times per GB) while the other is hashed and written.
+                    // worker wakes ~256 times per GB) and it is written to the file right here, while the
+                    // other is hashed on the worker. Reading and writing are what curl does on its one thread;
+                    // the hash is the extra work, and it gets the other core to itself.
+                    if (output.Position != have)
+                    {
+                        // A write that failed part-way on the last attempt: drop what was not hashed.
+                        output.SetLength(have);
+                        output.Position = have;
+                    }
                     var pending = Task.CompletedTask;
                     var current = 0;
                     try
@@ -180,12 +188,12 @@ public sealed class DriveApiBackend : IDriveBackend
                             }
                             if (count > 0)
                             {
+                                output.Write(chunk, 0, count);
                                 await pending.ConfigureAwait(false);
                                 var filled = count;
-                                pending = Task.Run(async () =>
+                                pending = Task.Run(() =>
                                 {
                                     hash.AppendData(chunk, 0, filled);
-                                    await output.WriteAsync(chunk.AsMemory(0, filled), cancellationToken).ConfigureAwait(false);
                                     Interlocked.Add(ref have, filled);
                                     progress?.Report(Interlocked.Read(ref have));
                                 }, cancellationToken);
