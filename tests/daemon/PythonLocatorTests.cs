@@ -63,6 +63,33 @@ public sealed class PythonLocatorTests : IDisposable
         Assert.Null(probe.Version);
     }
 
+    [Fact]
+    public async Task Probe_InterpreterThatFillsStderrBeforeAnswering_IsReadWithoutDeadlock()
+    {
+        // 300 KB on stderr first: more than a pipe holds, so both streams must be read at once.
+        var python = _fake.Script("noisy-python",
+            "head -c 300000 /dev/zero | tr '\\0' w >&2\necho '{\"version\":\"3.12.1\",\"modules\":{\"jupyter_server\":true,\"ipykernel\":true,\"torch\":false,\"numpy\":true}}'");
+
+        var probe = await PythonLocator.ProbeAsync(python, CancellationToken.None).Within("the probe");
+
+        Assert.True(probe.Usable, probe.Error);
+        Assert.Equal("3.12.1", probe.Version);
+        Assert.False(probe.Modules["torch"]);
+    }
+
+    [Fact]
+    public async Task Probe_InterpreterThatFloodsStdoutAndStderr_KeepsABoundedAmount_AndStderrsLastLine()
+    {
+        // 3 MB of each: the probe keeps at most MaxOutputChars of each, and stderr's end (the error's last line).
+        var python = _fake.Script("flooding-python",
+            "head -c 3000000 /dev/zero | tr '\\0' o &\nhead -c 3000000 /dev/zero | tr '\\0' e >&2\nwait\necho >&2\necho 'SystemError: the last line' >&2\nexit 3");
+
+        var probe = await PythonLocator.ProbeAsync(python, CancellationToken.None).Within("the probe");
+
+        Assert.False(probe.Usable);
+        Assert.Equal("exited with code 3: SystemError: the last line", probe.Error);
+    }
+
     [Theory]
     [InlineData("echo 'not json at all'")]
     [InlineData("echo '{\"modules\":{}}'")]
