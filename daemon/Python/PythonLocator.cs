@@ -1,4 +1,7 @@
 using System.Diagnostics;
+using System.IO.Pipes;
+using System.Runtime.InteropServices;
+using Microsoft.Win32.SafeHandles;
 using System.Text.Json;
 using Microsoft.Extensions.Configuration;
 
@@ -182,7 +185,40 @@ public sealed class PythonLocator(IConfiguration configuration)
         }
 
         /// <summary>Reads to the end; keeps the first <see cref="MaxOutputChars"/> characters, or with <paramref name="keepEnd"/> the last ones (an error's last line).</summary>
+        /// <remarks>
+        /// On Unix the pipe is read with read(2) on its descriptor: <see cref="PipeStream"/>'s own reads go through a
+        /// socket over the descriptor, which starts the runtime's socket engine thread for the rest of the process.
+        /// The handle is kept open (<see cref="SafeHandle.DangerousAddRef"/>) while it is read, so that disposing the
+        /// process (a timeout) cannot close the descriptor, and let it be reused, under the read.
+        /// </remarks>
         private static string ReadBounded(StreamReader reader, bool keepEnd)
+        {
+            if (OperatingSystem.IsWindows() || reader.BaseStream is not PipeStream { SafePipeHandle: { } handle })
+            {
+                return Drain(reader, keepEnd);
+            }
+            var added = false;
+            try
+            {
+                handle.DangerousAddRef(ref added);
+                using var raw = new FileStream(new SafeFileHandle(handle.DangerousGetHandle(), ownsHandle: false), FileAccess.Read, bufferSize: 0);
+                using var text = new StreamReader(raw, reader.CurrentEncoding, detectEncodingFromByteOrderMarks: true);
+                return Drain(text, keepEnd);
+            }
+            catch (ObjectDisposedException)
+            {
+                return "";
+            }
+            finally
+            {
+                if (added)
+                {
+                    handle.DangerousRelease();
+                }
+            }
+        }
+
+        private static string Drain(StreamReader reader, bool keepEnd)
         {
             try
             {
