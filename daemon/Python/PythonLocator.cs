@@ -100,6 +100,9 @@ public sealed class PythonLocator(IConfiguration configuration)
         }
         var start = new ProcessStartInfo(path)
         {
+            // stdin too: the interpreter gets an empty one, not the daemon's own (the protocol's input),
+            // and the process is started without the terminal set-up a child sharing ours needs.
+            RedirectStandardInput = true,
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
@@ -113,6 +116,7 @@ public sealed class PythonLocator(IConfiguration configuration)
         try
         {
             using var process = Process.Start(start)!;
+            process.StandardInput.Close();
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             timeout.CancelAfter(TimeSpan.FromSeconds(20));
             var run = ProbeRun.Start(process);

@@ -78,6 +78,26 @@ public sealed class PythonLocatorTests : IDisposable
     }
 
     [Fact]
+    public async Task Probe_InTheDaemon_InterpreterThatReadsStdin_NeitherStealsNorWaitsOnTheProtocolInput()
+    {
+        // The daemon's stdin is the protocol's input: an interpreter (or a wrapper script) that reads its
+        // stdin must get an empty one, or it takes the client's next frame and waits for more.
+        var python = _fake.Script("reading-python",
+            "if read line; then echo \"read: $line\" >&2; exit 4; fi\necho '{\"version\":\"3.99.7\",\"modules\":{\"jupyter_server\":true,\"ipykernel\":true,\"torch\":true,\"numpy\":true}}'");
+        await using var d = DaemonProcess.Start(environment: new Dictionary<string, string> { ["COLAB_PYTHON"] = python });
+        await d.InitializeAsync();
+
+        var echo = await d.RequestAsync("colab/diag/echo", "[\"after initialized\"]");
+        var probed = await d.Client.WaitForAsync(m => TestClient.IsNotification(m, "colab/serverStatusChanged")
+            && m.GetProperty("params").GetProperty("capabilities").EnumerateArray().All(c => c.GetProperty("state").GetString() != "probing"), "the probes");
+
+        Assert.Equal("[\"after initialized\"]", echo.GetProperty("result").GetRawText());
+        var py = probed.GetProperty("params").GetProperty("capabilities").EnumerateArray().Single(c => c.GetProperty("name").GetString() == "python");
+        Assert.Equal("available", py.GetProperty("state").GetString());
+        Assert.Equal($"{python} (Python 3.99.7)", py.GetProperty("detail").GetString());
+    }
+
+    [Fact]
     public async Task Probe_InterpreterThatFloodsStdoutAndStderr_KeepsABoundedAmount_AndStderrsLastLine()
     {
         // 3 MB of each: the probe keeps at most MaxOutputChars of each, and stderr's end (the error's last line).
