@@ -13,7 +13,7 @@ namespace Colab.Daemon.Hosting;
 /// Builds the services shared by the daemon and the CLI (the same services in both), and runs the daemon:
 /// a small explicit host of our own — settings, logging, the service provider, one session, the shutdown
 /// signals — in place of the Generic Host (issue 8, idle memory: its configuration, options and hosting
-/// machinery cost ~3 MiB in a process that hosts exactly one JSON-RPC session).
+/// machinery cost ~2 MiB in a process that hosts exactly one JSON-RPC session).
 /// </summary>
 public static class DaemonHost
 {
@@ -93,9 +93,10 @@ public static class DaemonHost
     /// order. Any other first message goes to the connection, which starts reading before the services are
     /// built: it is dispatched with only the lifecycle bound (so it gets the answer it always got) while
     /// the settings, the logging and the services are still being built on this thread.
-    /// Then the session runs until <c>exit</c>, the end of stdin, or SIGINT, SIGQUIT or SIGTERM (each of
-    /// which stops the session as the end of stdin does: exit code 0 after <c>shutdown</c>, else 1); a stop
-    /// waits <see cref="ShutdownTimeout"/> for the session before the services are disposed.
+    /// Then the session runs until <c>exit</c>, the end of stdin, or SIGINT, SIGQUIT or SIGTERM; a stop
+    /// waits <see cref="ShutdownTimeout"/> for the session before the services are disposed. As with the
+    /// Generic Host before, a signal's stop cannot end a blocked read of stdin, so it takes the whole
+    /// timeout and the exit code is 1.
     /// </remarks>
     public static async Task<int> RunDaemonAsync(string[] args, Stream input, Stream output)
     {
