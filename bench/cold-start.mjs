@@ -15,7 +15,10 @@
 // `initialized`, from /proc/PID/smaps): pages of the executable itself (the single-file image:
 // runtime, R2R code and data, assemblies), the W^X double mapping (memfd:doublemapper: the
 // runtime's loader heaps and generated code), anonymous memory (GC heap, stacks, malloc), shared
-// libraries; and the threads alive then, by name.
+// libraries; and the threads alive then, by name. --activate (with --breakdown) first sends what the
+// extension asks for when it activates (ACTIVATION below: the status, the runtimes, the idle timeout,
+// Drive's state, the GPU snapshot, the training jobs) and measures --idle MS after the last answer:
+// the memory of a daemon the editor has started and looked at, not only of one that was started.
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -25,6 +28,15 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { coldStart, INITIALIZE_PARAMS, median } from './lib/measure.mjs';
 import { RawClient } from './lib/raw-client.mjs';
 
+const ACTIVATION = [
+  ['colab/serverStatus', undefined],
+  ['colab/runtime/list', {}],
+  ['colab/runtime/setIdleTimeout', { minutes: 60 }],
+  ['colab/drive/status', {}],
+  ['colab/gpu/snapshot', undefined],
+  ['colab/train/list', {}],
+];
+
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const { values: opts, positionals } = parseArgs({
   allowPositionals: true,
@@ -33,10 +45,11 @@ const { values: opts, positionals } = parseArgs({
     idle: { type: 'string', default: '1000' },
     trace: { type: 'boolean', default: false },
     breakdown: { type: 'boolean', default: false },
+    activate: { type: 'boolean', default: false },
   },
 });
 if (positionals.length === 0) {
-  console.error('usage: node bench/cold-start.mjs [--launches N] [--idle MS] [--trace | --breakdown] BUILD[,ENV=VALUE...] ...');
+  console.error('usage: node bench/cold-start.mjs [--launches N] [--idle MS] [--trace | --breakdown [--activate]] BUILD[,ENV=VALUE...] ...');
   process.exit(2);
 }
 
@@ -77,9 +90,9 @@ if (opts.breakdown) {
   });
   const rows = builds.map(() => []);
   for (let i = 0; i < Number(opts.launches); i++) {
-    for (const [k, b] of builds.entries()) rows[k].push(await idleBreakdown(b, Number(opts.idle)));
+    for (const [k, b] of builds.entries()) rows[k].push(await idleBreakdown(b, Number(opts.idle), opts.activate));
   }
-  console.log(`${opts.launches} launches each; medians, MiB, ${opts.idle} ms after initialized`);
+  console.log(`${opts.launches} launches each; medians, MiB, ${opts.idle} ms after ${opts.activate ? 'the activation requests were answered' : 'initialized'}`);
   console.log('| build | RSS | min–max | the executable | doublemapper | anonymous | libraries | threads |');
   console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
   for (const [k, b] of builds.entries()) {
@@ -118,12 +131,18 @@ for (const [k, s] of servers.entries()) {
 }
 
 /** One launch: initialize, initialized, idleMs, then the RSS by kind of mapping (KiB) and the threads' names. */
-async function idleBreakdown(server, idleMs) {
+async function idleBreakdown(server, idleMs, activate) {
   const client = new RawClient(server.command, server.args, { env: server.env });
   try {
     const init = await client.request(1, 'initialize', INITIALIZE_PARAMS);
     if (!init.result) throw new Error(`${server.name}: initialize failed: ${JSON.stringify(init)}`);
     client.notify('initialized', {});
+    if (activate) {
+      for (const [k, [method, params]] of ACTIVATION.entries()) {
+        const answer = await client.request(2 + k, method, params);
+        if (!answer.result) throw new Error(`${server.name}: ${method} failed: ${JSON.stringify(answer)}`);
+      }
+    }
     await sleep(idleMs);
     const kib = { total: 0, image: 0, doublemapper: 0, anonymous: 0, libraries: 0 };
     let kind = 'anonymous';

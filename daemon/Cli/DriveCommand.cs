@@ -137,7 +137,7 @@ internal static class DriveCommand
     private static async Task<ExtractResult> CopyToRemoteRuntimeAsync(DriveService drive, string runtime, string id, string target, CancellationToken cancellationToken)
     {
         var url = ResolveRuntime(runtime);
-        var empty = new ConfigurationBuilder().Build();
+        var empty = new Hosting.ColabSettings();
         var runtimes = new RuntimeManager(new PythonLocator(empty), empty);
         try
         {

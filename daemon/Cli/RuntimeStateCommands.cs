@@ -87,7 +87,7 @@ internal static class RuntimeStateCommands
         {
             token = await PromptTokenAsync(endpoint.Display).ConfigureAwait(false);
         }
-        var manager = new RuntimeManager(new Python.PythonLocator(new ConfigurationBuilder().Build()), new ConfigurationBuilder().Build());
+        var manager = new RuntimeManager(new Python.PythonLocator(new Hosting.ColabSettings()), new Hosting.ColabSettings());
         try
         {
             var info = await manager.ConnectRemoteAsync(endpoint.Display, string.IsNullOrEmpty(token) ? null : token, cancellationToken).ConfigureAwait(false);

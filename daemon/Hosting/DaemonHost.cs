@@ -1,33 +1,29 @@
+using System.Runtime.InteropServices;
 using Colab.Daemon.Gpu;
 using Colab.Daemon.Python;
 using Colab.Daemon.Runtimes;
 using Colab.Daemon.Status;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
 namespace Colab.Daemon.Hosting;
 
-/// <summary>Builds the Generic Host shared by the daemon and the CLI: the same services in both.</summary>
+/// <summary>
+/// Builds the services shared by the daemon and the CLI (the same services in both), and runs the daemon:
+/// a small explicit host of our own — settings, logging, the service provider, one session, the shutdown
+/// signals — in place of the Generic Host (issue 8, idle memory: its configuration, options and hosting
+/// machinery cost ~2 MiB in a process that hosts exactly one JSON-RPC session).
+/// </summary>
 public static class DaemonHost
 {
-    /// <summary>Configuration comes from <c>COLAB_</c> environment variables (e.g. <c>COLAB_PYTHON</c>) and <c>--Key=value</c> arguments.</summary>
-    public static HostApplicationBuilder CreateBuilder(string[] args, LogLevel minimumLevel)
-    {
-        var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings
-        {
-            Args = args,
-            DisableDefaults = true,
-            ApplicationName = "colab",
-        });
-        builder.Configuration.AddEnvironmentVariables("COLAB_");
-        builder.Configuration.AddCommandLine(args);
+    /// <summary>How long a stop (a signal, or the session's end) waits for the session to finish, as the Generic Host's <c>ShutdownTimeout</c> did.</summary>
+    public static readonly TimeSpan ShutdownTimeout = TimeSpan.FromSeconds(5);
 
-        builder.Logging.SetMinimumLevel(Enum.TryParse<LogLevel>(builder.Configuration["LogLevel"], true, out var l) ? l : minimumLevel);
-        // One line per event on stderr, written where it is logged (StderrLoggerProvider): the console
-        // logger's own thread and its options and formatter machinery cost idle memory (issue 8).
-        builder.Logging.AddProvider(new StderrLoggerProvider());
+    /// <summary>Settings come from <c>COLAB_</c> environment variables (e.g. <c>COLAB_PYTHON</c>) and <c>--Key=value</c> arguments (<see cref="ColabSettings"/>).</summary>
+    public static DaemonServicesBuilder CreateBuilder(string[] args, LogLevel minimumLevel)
+    {
+        var builder = new DaemonServicesBuilder(ColabSettings.FromEnvironment(args), minimumLevel);
 
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddSingleton<PythonLocator>();
@@ -93,10 +89,14 @@ public static class DaemonHost
     /// <remarks>
     /// Issue 8, cold start: a plain <c>initialize</c> is answered on this thread before anything else
     /// exists (<see cref="FirstAnswer"/>: the frame is read and checked here, the answer written straight
-    /// to <paramref name="output"/>); then the host is built, and every later message waits for it, in
-    /// order. Any other first message goes to the connection, which starts reading before the host is
+    /// to <paramref name="output"/>); then the services are built, and every later message waits for them, in
+    /// order. Any other first message goes to the connection, which starts reading before the services are
     /// built: it is dispatched with only the lifecycle bound (so it gets the answer it always got) while
-    /// the host, its logging and the services are still being built on this thread.
+    /// the settings, the logging and the services are still being built on this thread.
+    /// Then the session runs until <c>exit</c>, the end of stdin, or SIGINT, SIGQUIT or SIGTERM; a stop
+    /// waits <see cref="ShutdownTimeout"/> for the session before the services are disposed. As with the
+    /// Generic Host before, a signal's stop cannot end a blocked read of stdin, so it takes the whole
+    /// timeout and the exit code is 1.
     /// </remarks>
     public static async Task<int> RunDaemonAsync(string[] args, Stream input, Stream output)
     {
@@ -108,7 +108,7 @@ public static class DaemonHost
         var stdio = new StdioStreams(first.ReadAhead.IsEmpty ? input : new JsonRpc.PrefixedStream(first.ReadAhead, input), output);
         var early = new EarlyConnection(stdio, lifecycle, holdFirst: first.Answered);
         StartupTrace.Mark("reading");
-        IHost host;
+        DaemonServices host;
         try
         {
             var builder = CreateBuilder(args, LogLevel.Information);
@@ -117,9 +117,6 @@ public static class DaemonHost
             builder.Services.AddSingleton(lifecycle);
             builder.Services.AddSingleton(early);
             builder.Services.AddSingleton<DaemonSession>();
-            builder.Services.AddHostedService(sp => sp.GetRequiredService<DaemonSession>());
-            builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(5));
-            builder.Services.Configure<ConsoleLifetimeOptions>(o => o.SuppressStatusMessages = true);
             host = builder.Build();
         }
         catch
@@ -128,12 +125,111 @@ public static class DaemonHost
             throw;
         }
         StartupTrace.Mark("host-built");
-        using (host)
+        await using (host.ConfigureAwait(false))
         {
             var session = host.Services.GetRequiredService<DaemonSession>();
             StartupTrace.Mark("services");
-            await host.RunAsync().ConfigureAwait(false);
+            var logger = host.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Colab.Daemon.Hosting.DaemonHost");
+            using var stopping = new CancellationTokenSource();
+            var stopRequested = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            logger.LogDebug(1, "Hosting starting");
+            using (ShutdownSignals(stopRequested))
+            {
+                var running = session.RunAsync(stopping.Token);
+                logger.LogDebug(2, "Hosting started");
+                await Task.WhenAny(running, stopRequested.Task).ConfigureAwait(false);
+                logger.LogDebug(3, "Hosting stopping");
+                await stopping.CancelAsync().ConfigureAwait(false);
+                try
+                {
+                    await running.WaitAsync(ShutdownTimeout).ConfigureAwait(false);
+                }
+                catch (TimeoutException)
+                {
+                    logger.LogDebug(5, "The session did not stop within {Seconds} s; disposing the services", ShutdownTimeout.TotalSeconds);
+                }
+                catch (Exception e)
+                {
+                    logger.LogError(9, e, "The daemon session failed");
+                }
+                logger.LogDebug(4, "Hosting stopped");
+            }
             return session.ExitCode;
         }
     }
+
+    /// <summary>
+    /// SIGINT, SIGQUIT and SIGTERM ask the session to stop (and the default action, ending the process at
+    /// once, is cancelled), as the Generic Host's console lifetime did; SIGHUP keeps its default.
+    /// </summary>
+    private static IDisposable ShutdownSignals(TaskCompletionSource stopRequested)
+    {
+        Action<PosixSignalContext> handler = context =>
+        {
+            context.Cancel = true;
+            stopRequested.TrySetResult();
+        };
+        return new Registrations(
+            PosixSignalRegistration.Create(PosixSignal.SIGINT, handler),
+            PosixSignalRegistration.Create(PosixSignal.SIGQUIT, handler),
+            PosixSignalRegistration.Create(PosixSignal.SIGTERM, handler));
+    }
+
+    private sealed class Registrations(params PosixSignalRegistration[] registrations) : IDisposable
+    {
+        public void Dispose()
+        {
+            foreach (var r in registrations)
+            {
+                r.Dispose();
+            }
+        }
+    }
+}
+
+/// <summary>
+/// The shared services before they are built: the settings (<see cref="Configuration"/>), the service
+/// collection, and the minimum log level (<c>LogLevel</c> in the settings, else the caller's default).
+/// </summary>
+public sealed class DaemonServicesBuilder
+{
+    private readonly LogLevel _defaultLevel;
+
+    internal DaemonServicesBuilder(ColabSettings configuration, LogLevel defaultLevel)
+    {
+        Configuration = configuration;
+        _defaultLevel = defaultLevel;
+    }
+
+    /// <summary>The settings every service reads (as <see cref="IConfiguration"/>); a test may set keys before <see cref="Build"/>.</summary>
+    public ColabSettings Configuration { get; }
+
+    public IServiceCollection Services { get; } = new ServiceCollection();
+
+    /// <summary>Builds the service provider: the settings, the stderr logging and every service registered.</summary>
+    public DaemonServices Build()
+    {
+        var level = Enum.TryParse<LogLevel>(Configuration["LogLevel"], true, out var l) ? l : _defaultLevel;
+        Services.AddSingleton<IConfiguration>(Configuration);
+        // One line per event on stderr, written where it is logged (StderrLoggerFactory): the console
+        // logger's own thread and its options and formatter machinery cost idle memory (issue 8).
+        Services.AddSingleton<ILoggerFactory>(new StderrLoggerFactory(level));
+        Services.AddSingleton(typeof(ILogger<>), typeof(Logger<>));
+        return new DaemonServices(Services.BuildServiceProvider());
+    }
+}
+
+/// <summary>The built services; disposing them disposes every service that was created, async ones included.</summary>
+public sealed class DaemonServices : IDisposable, IAsyncDisposable
+{
+    private readonly ServiceProvider _provider;
+
+    internal DaemonServices(ServiceProvider provider) => _provider = provider;
+
+    public IServiceProvider Services => _provider;
+
+    /// <summary>Disposes as <see cref="DisposeAsync"/> does (the provider's own Dispose refuses services that are only async-disposable).</summary>
+    public void Dispose() => _provider.DisposeAsync().AsTask().GetAwaiter().GetResult();
+
+    public ValueTask DisposeAsync() => _provider.DisposeAsync();
 }

@@ -1,5 +1,4 @@
 using Colab.Daemon.JsonRpc;
-using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
 namespace Colab.Daemon.Hosting;
@@ -57,21 +56,21 @@ internal sealed class EarlyConnection
 }
 
 /// <summary>
-/// Runs one JSON-RPC session over stdio as a hosted service, and stops the host when
-/// the client sends <c>exit</c> or closes stdin.
+/// Runs one JSON-RPC session over stdio until the client sends <c>exit</c> or closes stdin, or
+/// <see cref="DaemonHost.RunDaemonAsync"/> stops it (a signal).
 /// </summary>
 internal sealed class DaemonSession(
     EarlyConnection early,
     MethodTable methods,
     Lifecycle lifecycle,
     ClientWindow window,
-    IHostApplicationLifetime lifetime,
-    ILoggerFactory loggers) : BackgroundService
+    ILoggerFactory loggers)
 {
     /// <summary>The process exit code once the session has ended.</summary>
     public int ExitCode { get; private set; } = 1;
 
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    /// <summary>Binds every method, lets the held messages through, and completes when the session has ended.</summary>
+    public async Task RunAsync(CancellationToken stoppingToken)
     {
         StartupTrace.Mark("host-started");
         var logger = loggers.CreateLogger("Colab.Daemon.JsonRpc");
@@ -96,6 +95,5 @@ internal sealed class DaemonSession(
             logger.LogInformation("stdin closed; exiting with code {Code}", ExitCode);
         }
         await connection.DisposeAsync().ConfigureAwait(false);
-        lifetime.StopApplication();
     }
 }

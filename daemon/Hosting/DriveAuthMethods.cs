@@ -22,7 +22,7 @@ internal sealed class DriveAuthMethods(DriveService drive, ILogger<DriveAuthMeth
     {
         var json = DriveAuthJson.Default;
 
-        connection.OnRequest(Methods.DriveSignInBegin, json.DriveSignInBeginParams, json.DriveSignInBeginResult, (p, _) => Guard(async () =>
+        connection.OnRequest(Methods.DriveSignInBegin, () => json.DriveSignInBeginParams, () => json.DriveSignInBeginResult, (p, _) => Guard(async () =>
         {
             var access = p.Access switch
             {
@@ -52,20 +52,20 @@ internal sealed class DriveAuthMethods(DriveService drive, ILogger<DriveAuthMeth
             return new DriveSignInBeginResult(flow.Id.ToString("N"), flow.LoopbackUri, flow.AuthorizeUrl);
         }));
 
-        connection.OnRequest(Methods.DriveSignInRedirect, json.DriveSignInRedirectParams, json.DriveSignInBeginResult, (p, _) => Guard(() =>
+        connection.OnRequest(Methods.DriveSignInRedirect, () => json.DriveSignInRedirectParams, () => json.DriveSignInBeginResult, (p, _) => Guard(() =>
         {
             var flow = Flow(p.FlowId);
             flow.UseRedirect(p.RedirectUri);
             return Task.FromResult(new DriveSignInBeginResult(p.FlowId, flow.LoopbackUri, flow.AuthorizeUrl));
         }));
 
-        connection.OnRequest(Methods.DriveSignInPaste, json.DriveSignInPasteParams, json.EmptyParams, (p, _) => Guard(() =>
+        connection.OnRequest(Methods.DriveSignInPaste, () => json.DriveSignInPasteParams, () => json.EmptyParams, (p, _) => Guard(() =>
         {
             Flow(p.FlowId).Paste(p.Text);
             return Task.FromResult(new EmptyParams());
         }));
 
-        connection.OnRequest(Methods.DriveSignInFinish, json.DriveSignInFlowParams, json.DriveAccountTokens, (p, ctx) => Guard(async () =>
+        connection.OnRequest(Methods.DriveSignInFinish, () => json.DriveSignInFlowParams, () => json.DriveAccountTokens, (p, ctx) => Guard(async () =>
         {
             var flow = Flow(p.FlowId);
             try
@@ -86,7 +86,7 @@ internal sealed class DriveAuthMethods(DriveService drive, ILogger<DriveAuthMeth
             }
         }));
 
-        connection.OnRequest(Methods.DriveUseAccount, json.DriveUseAccountParams, json.DriveStatusResult, (p, _) => Guard(() =>
+        connection.OnRequest(Methods.DriveUseAccount, () => json.DriveUseAccountParams, () => json.DriveStatusResult, (p, _) => Guard(() =>
         {
             var t = p.Tokens;
             if (!OAuthClient.IsTokenText(t.AccessToken) || (t.RefreshToken is not null && !OAuthClient.IsTokenText(t.RefreshToken)))
@@ -104,7 +104,7 @@ internal sealed class DriveAuthMethods(DriveService drive, ILogger<DriveAuthMeth
             return Task.FromResult(new DriveStatusResult(drive.Backend?.Kind, null, drive.PendingUploads));
         }));
 
-        connection.OnRequest(Methods.DriveSignOut, json.DriveSignOutParams, json.DriveSignOutResult, (p, ctx) => Guard(async () =>
+        connection.OnRequest(Methods.DriveSignOut, () => json.DriveSignOutParams, () => json.DriveSignOutResult, (p, ctx) => Guard(async () =>
         {
             // Forget first: whatever Google answers, this daemon holds no token afterwards.
             if (_accountBackend is not null && ReferenceEquals(drive.Backend, _accountBackend))

@@ -15,13 +15,13 @@ internal sealed class DriveLinkMethods(DriveLinkService links) : IMethodGroup
     {
         var json = DriveLinkJson.Default;
 
-        connection.OnRequest(Methods.DriveParseLink, json.DriveLinkParams, json.DriveLinkInfo, (p, _) => Guard(() =>
+        connection.OnRequest(Methods.DriveParseLink, () => json.DriveLinkParams, () => json.DriveLinkInfo, (p, _) => Guard(() =>
         {
             var link = DriveLinks.Parse(p.Link);
             return Task.FromResult(new DriveLinkInfo(KindName(link.Kind), link.Id, DriveLinkDownloader.ExportFormats.GetValueOrDefault(link.Kind)));
         }));
 
-        connection.OnRequest(Methods.DriveGetLink, json.DriveGetLinkParams, json.DriveTransfer, async (p, ctx) =>
+        connection.OnRequest(Methods.DriveGetLink, () => json.DriveGetLinkParams, () => json.DriveTransfer, async (p, ctx) =>
         {
             if (p.Folder is null && p.LocalPath is null)
             {

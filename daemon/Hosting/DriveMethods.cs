@@ -23,7 +23,7 @@ internal sealed class DriveMethods(DriveService drive, RuntimeManager runtimes, 
     {
         var json = DriveJson.Default;
 
-        connection.OnRequest(Methods.DriveUse, json.DriveUseParams, json.DriveStatusResult, (p, _) => Guard(() =>
+        connection.OnRequest(Methods.DriveUse, () => json.DriveUseParams, () => json.DriveStatusResult, (p, _) => Guard(() =>
         {
             switch (p.Kind)
             {
@@ -42,9 +42,9 @@ internal sealed class DriveMethods(DriveService drive, RuntimeManager runtimes, 
             return Task.FromResult(Status());
         }));
 
-        connection.OnRequest(Methods.DriveStatus, json.EmptyParams, json.DriveStatusResult, (_, _) => Task.FromResult(Status()));
+        connection.OnRequest(Methods.DriveStatus, () => json.EmptyParams, () => json.DriveStatusResult, (_, _) => Task.FromResult(Status()));
 
-        connection.OnRequest(Methods.DriveList, json.DriveListParams, json.DriveListResult, (p, ctx) => Guard(async () =>
+        connection.OnRequest(Methods.DriveList, () => json.DriveListParams, () => json.DriveListResult, (p, ctx) => Guard(async () =>
         {
             var sort = p.Sort switch
             {
@@ -61,17 +61,17 @@ internal sealed class DriveMethods(DriveService drive, RuntimeManager runtimes, 
             return new DriveListResult(page.Items, page.NextPageToken);
         }));
 
-        connection.OnRequest(Methods.DriveItem, json.DriveIdParams, json.DriveItem, (p, ctx) => Guard(() => drive.GetAsync(p.Id, ctx.CancellationToken)));
+        connection.OnRequest(Methods.DriveItem, () => json.DriveIdParams, () => json.DriveItem, (p, ctx) => Guard(() => drive.GetAsync(p.Id, ctx.CancellationToken)));
 
-        connection.OnRequest(Methods.DriveGet, json.DriveGetParams, json.DriveTransfer, (p, ctx) => Guard(() =>
+        connection.OnRequest(Methods.DriveGet, () => json.DriveGetParams, () => json.DriveTransfer, (p, ctx) => Guard(() =>
             p.ExportMimeType is { } exportType
                 ? drive.ExportAsync(p.Id, exportType, p.Folder ?? throw new JsonRpcException(ErrorCodes.InvalidParams, "Invalid params: an export needs a folder."), p.ExportExtension ?? "", ctx.CancellationToken)
                 : WithProgressAsync(ctx, "Downloading from Drive", progress => drive.DownloadAsync(p.Id, p.Folder, p.LocalPath, progress, ctx.CancellationToken))));
 
-        connection.OnRequest(Methods.DrivePut, json.DrivePutParams, json.DriveTransfer, (p, ctx) => Guard(() =>
+        connection.OnRequest(Methods.DrivePut, () => json.DrivePutParams, () => json.DriveTransfer, (p, ctx) => Guard(() =>
             WithProgressAsync(ctx, "Uploading to Drive", progress => drive.UploadAsync(p.LocalPath, p.ParentId, p.Name, p.ExistingId, progress, ctx.CancellationToken))));
 
-        connection.OnRequest(Methods.DriveCopyToRuntime, json.DriveCopyToRuntimeParams, json.ExtractResult, (p, ctx) => Guard(() =>
+        connection.OnRequest(Methods.DriveCopyToRuntime, () => json.DriveCopyToRuntimeParams, () => json.ExtractResult, (p, ctx) => Guard(() =>
         {
             var limits = new ExtractLimits(p.MaxBytes ?? new ExtractLimits().MaxBytes, p.MaxEntries ?? new ExtractLimits().MaxEntries);
             if (p.MaxBytes is < 1 || p.MaxEntries is < 1)
@@ -90,10 +90,10 @@ internal sealed class DriveMethods(DriveService drive, RuntimeManager runtimes, 
                 new SyncProgress<(string Phase, long Bytes)>(x => progress.Report(x.Bytes)), ctx.CancellationToken));
         }));
 
-        connection.OnRequest(Methods.DriveFlush, json.EmptyParams, json.DriveFlushResult, (_, ctx) => Guard(async () =>
+        connection.OnRequest(Methods.DriveFlush, () => json.EmptyParams, () => json.DriveFlushResult, (_, ctx) => Guard(async () =>
             new DriveFlushResult(await drive.FlushAsync(ctx.CancellationToken).ConfigureAwait(false))));
 
-        connection.OnRequest(Methods.DriveRead, json.DriveIdParams, json.DriveReadResult, (p, ctx) => Guard(async () =>
+        connection.OnRequest(Methods.DriveRead, () => json.DriveIdParams, () => json.DriveReadResult, (p, ctx) => Guard(async () =>
         {
             var item = await drive.GetAsync(p.Id, ctx.CancellationToken).ConfigureAwait(false);
             if (item.Size > MaxInlineBytes)
@@ -112,7 +112,7 @@ internal sealed class DriveMethods(DriveService drive, RuntimeManager runtimes, 
             }
         }));
 
-        connection.OnRequest(Methods.DriveWrite, json.DriveWriteParams, json.DriveTransfer, (p, ctx) => Guard(async () =>
+        connection.OnRequest(Methods.DriveWrite, () => json.DriveWriteParams, () => json.DriveTransfer, (p, ctx) => Guard(async () =>
         {
             byte[] bytes;
             try

@@ -14,10 +14,10 @@ internal sealed class GitHubMethods(GitHubService github) : IMethodGroup
     {
         var json = GitHubProtocolJson.Default;
 
-        connection.OnRequest(Methods.GitHubResolve, json.GitHubOpenParams, json.GitHubTarget, (p, ctx) => Guard(() =>
+        connection.OnRequest(Methods.GitHubResolve, () => json.GitHubOpenParams, () => json.GitHubTarget, (p, ctx) => Guard(() =>
             github.ResolveAsync(p.Url ?? throw new JsonRpcException(ErrorCodes.InvalidParams, "Invalid params: url is required."), Access(p), ctx.CancellationToken)));
 
-        connection.OnRequest(Methods.GitHubOpen, json.GitHubOpenParams, json.GitHubOpenResult, (p, ctx) => Guard(async () =>
+        connection.OnRequest(Methods.GitHubOpen, () => json.GitHubOpenParams, () => json.GitHubOpenResult, (p, ctx) => Guard(async () =>
         {
             var nb = p switch
             {
@@ -28,13 +28,13 @@ internal sealed class GitHubMethods(GitHubService github) : IMethodGroup
             return new GitHubOpenResult(new RawJson(nb.Utf8), nb.SuggestedName, nb.Source, nb.WebUrl, nb.Bytes, nb.Note);
         }));
 
-        connection.OnRequest(Methods.GitHubList, json.GitHubListParams, json.GitHubListResult, (p, ctx) => Guard(async () =>
+        connection.OnRequest(Methods.GitHubList, () => json.GitHubListParams, () => json.GitHubListResult, (p, ctx) => Guard(async () =>
         {
             var l = await github.ListAsync(p.Repo, p.Ref, new GitHubAccess(p.Token, p.BaseUrl), ctx.CancellationToken).ConfigureAwait(false);
             return new GitHubListResult(l.Owner, l.Repo, l.Ref, l.DefaultBranch, l.Notebooks, l.Branches, l.Tags, l.Truncated);
         }));
 
-        connection.OnRequest(Methods.GitHubLinks, json.GitHubLinksParams, json.GitHubLinksResult, (p, _) => Guard(() =>
+        connection.OnRequest(Methods.GitHubLinks, () => json.GitHubLinksParams, () => json.GitHubLinksResult, (p, _) => Guard(() =>
         {
             var l = github.Links(p.Path, new GitHubAccess(BaseUrl: p.BaseUrl));
             return Task.FromResult(new GitHubLinksResult(l.Owner, l.Repo, l.Ref, l.Path, l.GitHubUrl, l.ColabUrl, l.BadgeMarkdown));

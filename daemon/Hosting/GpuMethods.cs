@@ -17,10 +17,10 @@ internal sealed class GpuMethods(GpuService gpu, RuntimeGpuService runtimeGpu, R
     {
         var json = GpuProtocolJson.Default;
 
-        connection.OnRequest(Methods.GpuRuntimeSnapshot, json.GpuRuntimeParams, json.GpuSnapshot, (p, ctx) => Guard(
+        connection.OnRequest(Methods.GpuRuntimeSnapshot, () => json.GpuRuntimeParams, () => json.GpuSnapshot, (p, ctx) => Guard(
             () => runtimeGpu.SnapshotAsync(RuntimeId(p.RuntimeId), ctx.CancellationToken)));
 
-        connection.OnRequest(Methods.GpuCheck, json.GpuCheckParams, json.GpuCheckResult, (p, ctx) => Guard(async () =>
+        connection.OnRequest(Methods.GpuCheck, () => json.GpuCheckParams, () => json.GpuCheckResult, (p, ctx) => Guard(async () =>
         {
             IReadOnlyList<string> required;
             try
@@ -42,7 +42,7 @@ internal sealed class GpuMethods(GpuService gpu, RuntimeGpuService runtimeGpu, R
             return GpuCheck.Check(id, $"runtime {id} ({info.Url})", snapshot, required);
         }));
 
-        connection.OnRequest(Methods.GpuHistory, json.GpuHistoryParams, json.GpuHistoryResult, (p, _) =>
+        connection.OnRequest(Methods.GpuHistory, () => json.GpuHistoryParams, () => json.GpuHistoryResult, (p, _) =>
         {
             if (p.Minutes is < 1 or > 15)
             {
@@ -52,7 +52,7 @@ internal sealed class GpuMethods(GpuService gpu, RuntimeGpuService runtimeGpu, R
             return Task.FromResult(new GpuHistoryResult(history.Read(since), (int)watcher.Interval.TotalMilliseconds));
         });
 
-        connection.OnRequest(Methods.GpuBenchmark, json.GpuBenchmarkParams, json.RuntimeBenchmarkResult, (p, ctx) => Guard(async () =>
+        connection.OnRequest(Methods.GpuBenchmark, () => json.GpuBenchmarkParams, () => json.RuntimeBenchmarkResult, (p, ctx) => Guard(async () =>
         {
             if (p.DiskMegabytes is < 16 or > 4096)
             {

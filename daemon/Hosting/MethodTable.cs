@@ -67,11 +67,11 @@ public sealed class MethodTable(Lifecycle lifecycle, ServerStatusService status,
         });
         StartupTrace.Mark("protocol-json");
 
-        connection.OnRequest(Methods.ServerStatus, json.JsonElement, json.ServerStatus, (_, _) => Task.FromResult(status.Current()));
+        connection.OnRequest(Methods.ServerStatus, () => json.JsonElement, () => json.ServerStatus, (_, _) => Task.FromResult(status.Current()));
 
-        connection.OnRequest(Methods.DiagEcho, json.JsonElement, json.JsonElement, (p, _) => Task.FromResult(p));
+        connection.OnRequest(Methods.DiagEcho, () => json.JsonElement, () => json.JsonElement, (p, _) => Task.FromResult(p));
 
-        connection.OnRequest(Methods.DiagDelay, json.DelayParams, json.DelayResult, async (p, ctx) =>
+        connection.OnRequest(Methods.DiagDelay, () => json.DelayParams, () => json.DelayResult, async (p, ctx) =>
         {
             if (p.Milliseconds is < 0 or > 600_000)
             {
@@ -97,9 +97,9 @@ public sealed class MethodTable(Lifecycle lifecycle, ServerStatusService status,
             return new DelayResult(watch.ElapsedMilliseconds);
         });
 
-        connection.OnRequest(Methods.GpuSnapshot, json.JsonElement, json.GpuSnapshot, (_, ctx) => gpu.SnapshotAsync(ctx.CancellationToken));
+        connection.OnRequest(Methods.GpuSnapshot, () => json.JsonElement, () => json.GpuSnapshot, (_, ctx) => gpu.SnapshotAsync(ctx.CancellationToken));
 
-        connection.OnRequest(Methods.GpuWatch, json.GpuWatchParams, json.GpuWatchResult, (p, _) =>
+        connection.OnRequest(Methods.GpuWatch, () => json.GpuWatchParams, () => json.GpuWatchResult, (p, _) =>
         {
             var (enabled, interval) = gpuWatcher.Configure(p.Enabled, p.IntervalMs is { } ms ? TimeSpan.FromMilliseconds(ms) : null);
             return Task.FromResult(new GpuWatchResult(enabled, (int)interval.TotalMilliseconds));

@@ -21,7 +21,7 @@ internal sealed class RuntimeMethods(RuntimeManager runtimes, RuntimeIdleMonitor
     {
         var json = ProtocolJson.Default;
 
-        connection.OnRequest(Methods.RuntimeConnect, json.ConnectParams, json.RuntimeInfo, (p, ctx) => Guard(async () =>
+        connection.OnRequest(Methods.RuntimeConnect, () => json.ConnectParams, () => json.RuntimeInfo, (p, ctx) => Guard(async () =>
         {
             switch (p.Kind)
             {
@@ -38,34 +38,34 @@ internal sealed class RuntimeMethods(RuntimeManager runtimes, RuntimeIdleMonitor
             }
         }, notFoundIsInvalidParams: false));
 
-        connection.OnRequest(Methods.RuntimeList, json.EmptyParams, json.RuntimeListResult, (_, _) => Task.FromResult(new RuntimeListResult(runtimes.List())));
+        connection.OnRequest(Methods.RuntimeList, () => json.EmptyParams, () => json.RuntimeListResult, (_, _) => Task.FromResult(new RuntimeListResult(runtimes.List())));
 
-        connection.OnRequest(Methods.RuntimeDisconnect, json.RuntimeIdParams, json.JsonElement, (p, ctx) => Guard(async () =>
+        connection.OnRequest(Methods.RuntimeDisconnect, () => json.RuntimeIdParams, () => json.JsonElement, (p, ctx) => Guard(async () =>
         {
             await runtimes.DisconnectAsync(p.RuntimeId, ctx.CancellationToken).ConfigureAwait(false);
             return default(System.Text.Json.JsonElement);
         }));
 
-        connection.OnRequest(Methods.KernelStart, json.KernelStartParams, json.RuntimeKernelInfo, (p, ctx) => Guard(
+        connection.OnRequest(Methods.KernelStart, () => json.KernelStartParams, () => json.RuntimeKernelInfo, (p, ctx) => Guard(
             () => p.KernelId is { } existing
                 ? runtimes.AttachKernelAsync(p.RuntimeId, existing, ctx.CancellationToken)
                 : runtimes.StartKernelAsync(p.RuntimeId, p.KernelName, notebook: ValidNotebookLabel(p.Notebook), cancellationToken: ctx.CancellationToken)));
 
-        connection.OnRequest(Methods.KernelList, json.RuntimeIdParams, json.KernelListResult, (p, ctx) => Guard(async () =>
+        connection.OnRequest(Methods.KernelList, () => json.RuntimeIdParams, () => json.KernelListResult, (p, ctx) => Guard(async () =>
             new KernelListResult(await runtimes.ListKernelsAsync(p.RuntimeId, ctx.CancellationToken).ConfigureAwait(false))));
 
-        connection.OnRequest(Methods.KernelExecute, json.ExecuteParams, json.ExecuteResult, (p, ctx) => Guard(() => ExecuteAsync(connection, p, ctx.CancellationToken)));
+        connection.OnRequest(Methods.KernelExecute, () => json.ExecuteParams, () => json.ExecuteResult, (p, ctx) => Guard(() => ExecuteAsync(connection, p, ctx.CancellationToken)));
 
-        connection.OnRequest(Methods.KernelInterrupt, json.KernelIdParams, json.JsonElement, (p, ctx) => Guard(async () =>
+        connection.OnRequest(Methods.KernelInterrupt, () => json.KernelIdParams, () => json.JsonElement, (p, ctx) => Guard(async () =>
         {
             await runtimes.InterruptKernelAsync(p.RuntimeId, p.KernelId, ctx.CancellationToken).ConfigureAwait(false);
             return default(System.Text.Json.JsonElement);
         }));
 
-        connection.OnRequest(Methods.KernelRestart, json.KernelIdParams, json.RuntimeKernelInfo, (p, ctx) => Guard(
+        connection.OnRequest(Methods.KernelRestart, () => json.KernelIdParams, () => json.RuntimeKernelInfo, (p, ctx) => Guard(
             () => runtimes.RestartKernelAsync(p.RuntimeId, p.KernelId, ctx.CancellationToken)));
 
-        connection.OnRequest(Methods.KernelShutdown, json.KernelIdParams, json.JsonElement, (p, ctx) => Guard(async () =>
+        connection.OnRequest(Methods.KernelShutdown, () => json.KernelIdParams, () => json.JsonElement, (p, ctx) => Guard(async () =>
         {
             await runtimes.ShutdownKernelAsync(p.RuntimeId, p.KernelId, ctx.CancellationToken).ConfigureAwait(false);
             return default(System.Text.Json.JsonElement);
@@ -73,10 +73,10 @@ internal sealed class RuntimeMethods(RuntimeManager runtimes, RuntimeIdleMonitor
 
         var sessionJson = RuntimeSessionJson.Default;
 
-        connection.OnRequest(Methods.RuntimeSessions, sessionJson.RuntimeSessionsParams, sessionJson.RuntimeSessionsResult, (p, ctx) => Guard(async () =>
+        connection.OnRequest(Methods.RuntimeSessions, () => sessionJson.RuntimeSessionsParams, () => sessionJson.RuntimeSessionsResult, (p, ctx) => Guard(async () =>
             new RuntimeSessionsResult(await runtimes.ListSessionsAsync(p.RuntimeId, ctx.CancellationToken).ConfigureAwait(false))));
 
-        connection.OnRequest(Methods.KernelKillIdle, sessionJson.KillIdleParams, sessionJson.KillIdleResult, (p, ctx) => Guard(async () =>
+        connection.OnRequest(Methods.KernelKillIdle, () => sessionJson.KillIdleParams, () => sessionJson.KillIdleResult, (p, ctx) => Guard(async () =>
         {
             if (!double.IsFinite(p.IdleSeconds) || p.IdleSeconds < 0)
             {
@@ -86,13 +86,13 @@ internal sealed class RuntimeMethods(RuntimeManager runtimes, RuntimeIdleMonitor
             return new KillIdleResult(killed);
         }));
 
-        connection.OnRequest(Methods.RuntimeKeepAlive, json.RuntimeIdParams, json.JsonElement, (p, _) => Guard(() =>
+        connection.OnRequest(Methods.RuntimeKeepAlive, () => json.RuntimeIdParams, () => json.JsonElement, (p, _) => Guard(() =>
         {
             runtimes.Touch(p.RuntimeId);
             return Task.FromResult(default(System.Text.Json.JsonElement));
         }));
 
-        connection.OnRequest(Methods.RuntimeSetIdleTimeout, sessionJson.IdleTimeoutParams, sessionJson.IdleTimeoutResult, (p, _) =>
+        connection.OnRequest(Methods.RuntimeSetIdleTimeout, () => sessionJson.IdleTimeoutParams, () => sessionJson.IdleTimeoutResult, (p, _) =>
         {
             // A week is far beyond any sensible idle timeout; the cap keeps TimeSpan arithmetic in range.
             const double MaxMinutes = 7 * 24 * 60;

@@ -78,7 +78,7 @@ internal sealed class StderrLoggerProvider : ILoggerProvider
     {
         public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
 
-        // The minimum level is the logger factory's filter (DaemonHost.CreateBuilder); this provider adds none.
+        // The minimum level is the logger factory's filter (StderrLoggerFactory); this provider adds none.
         public bool IsEnabled(LogLevel logLevel) => logLevel != LogLevel.None;
 
         public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
@@ -88,6 +88,47 @@ internal sealed class StderrLoggerProvider : ILoggerProvider
                 return;
             }
             provider.WriteLine(Format(DateTimeOffset.Now, logLevel, category, eventId, formatter(state, exception), exception));
+        }
+    }
+}
+
+/// <summary>
+/// The daemon's and the CLI's logger factory: every category logs through one <see cref="StderrLoggerProvider"/>
+/// at or above one minimum level (<c>COLAB_LOGLEVEL</c> / <c>--LogLevel</c>). It stands in for
+/// <c>Microsoft.Extensions.Logging</c>'s factory, whose filter rules, options monitor and provider
+/// bookkeeping this process never used (issue 8, idle memory); <c>ILogger&lt;T&gt;</c> is the abstractions'
+/// <see cref="Logger{T}"/> over it, so categories are the type names they always were.
+/// </summary>
+internal sealed class StderrLoggerFactory(LogLevel minimumLevel) : ILoggerFactory
+{
+    private readonly StderrLoggerProvider _stderr = new();
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, ILogger> _loggers = new(StringComparer.Ordinal);
+
+    public LogLevel MinimumLevel => minimumLevel;
+
+    public ILogger CreateLogger(string categoryName)
+        => _loggers.GetOrAdd(categoryName, static (c, f) => new Filtered(f._stderr.CreateLogger(c), f.MinimumLevel), this);
+
+    /// <summary>Not supported: the daemon's log has one destination, stderr (stdout belongs to the protocol).</summary>
+    public void AddProvider(ILoggerProvider provider)
+        => throw new NotSupportedException("The daemon logs to stderr only; it takes no other logger provider.");
+
+    public void Dispose()
+    {
+    }
+
+    private sealed class Filtered(ILogger inner, LogLevel minimumLevel) : ILogger
+    {
+        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+
+        public bool IsEnabled(LogLevel logLevel) => logLevel >= minimumLevel && logLevel != LogLevel.None;
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+        {
+            if (IsEnabled(logLevel))
+            {
+                inner.Log(logLevel, eventId, state, exception, formatter);
+            }
         }
     }
 }

@@ -18,7 +18,7 @@ internal sealed class TerminalMethods(TerminalService terminals, RuntimeFiles fi
     {
         var json = TerminalJson.Default;
 
-        connection.OnRequest(Methods.TerminalOpen, json.TerminalOpenParams, json.TerminalInfo, (p, ctx) => Guard(() =>
+        connection.OnRequest(Methods.TerminalOpen, () => json.TerminalOpenParams, () => json.TerminalInfo, (p, ctx) => Guard(() =>
         {
             if (p.Rows is < 1 or > 1000 || p.Cols is < 1 or > 1000)
             {
@@ -27,10 +27,10 @@ internal sealed class TerminalMethods(TerminalService terminals, RuntimeFiles fi
             return terminals.OpenAsync(p.RuntimeId, p.Name, p.Rows, p.Cols, ctx.CancellationToken);
         }));
 
-        connection.OnRequest(Methods.TerminalList, json.TerminalListParams, json.TerminalListResult, (p, ctx) => Guard(async () =>
+        connection.OnRequest(Methods.TerminalList, () => json.TerminalListParams, () => json.TerminalListResult, (p, ctx) => Guard(async () =>
             new TerminalListResult(await terminals.ListAsync(p.RuntimeId, ctx.CancellationToken).ConfigureAwait(false))));
 
-        connection.OnRequest(Methods.TerminalInput, json.TerminalInputParams, json.JsonElement, (p, ctx) => Guard(async () =>
+        connection.OnRequest(Methods.TerminalInput, () => json.TerminalInputParams, () => json.JsonElement, (p, ctx) => Guard(async () =>
         {
             if (p.Data.Length > 1024 * 1024)
             {
@@ -40,28 +40,28 @@ internal sealed class TerminalMethods(TerminalService terminals, RuntimeFiles fi
             return default(JsonElement);
         }));
 
-        connection.OnRequest(Methods.TerminalResize, json.TerminalResizeParams, json.JsonElement, (p, ctx) => Guard(async () =>
+        connection.OnRequest(Methods.TerminalResize, () => json.TerminalResizeParams, () => json.JsonElement, (p, ctx) => Guard(async () =>
         {
             await terminals.ResizeAsync(p.TerminalId, p.Rows, p.Cols, ctx.CancellationToken).ConfigureAwait(false);
             return default(JsonElement);
         }));
 
-        connection.OnRequest(Methods.TerminalClose, json.TerminalCloseParams, json.JsonElement, (p, ctx) => Guard(async () =>
+        connection.OnRequest(Methods.TerminalClose, () => json.TerminalCloseParams, () => json.JsonElement, (p, ctx) => Guard(async () =>
         {
             await terminals.CloseAsync(p.TerminalId, p.Shutdown, ctx.CancellationToken).ConfigureAwait(false);
             return default(JsonElement);
         }));
 
-        connection.OnRequest(Methods.FilesList, json.FilesListParams, json.FilesListResult, (p, ctx) => Guard(async () =>
+        connection.OnRequest(Methods.FilesList, () => json.FilesListParams, () => json.FilesListResult, (p, ctx) => Guard(async () =>
             new FilesListResult(await files.ListAsync(p.RuntimeId, p.Path, ctx.CancellationToken).ConfigureAwait(false))));
 
-        connection.OnRequest(Methods.FilesUpload, json.FilesUploadParams, json.TransferResult, (p, ctx) => Guard(() =>
+        connection.OnRequest(Methods.FilesUpload, () => json.FilesUploadParams, () => json.TransferResult, (p, ctx) => Guard(() =>
             TransferAsync(ctx, $"Uploading to the runtime", progress => files.UploadAsync(p.RuntimeId, p.LocalPath, p.RemotePath, p.Overwrite, progress, ctx.CancellationToken))));
 
-        connection.OnRequest(Methods.FilesDownload, json.FilesDownloadParams, json.TransferResult, (p, ctx) => Guard(() =>
+        connection.OnRequest(Methods.FilesDownload, () => json.FilesDownloadParams, () => json.TransferResult, (p, ctx) => Guard(() =>
             TransferAsync(ctx, $"Downloading from the runtime", progress => files.DownloadAsync(p.RuntimeId, p.RemotePath, p.LocalPath, p.Overwrite, progress, ctx.CancellationToken))));
 
-        connection.OnRequest(Methods.RuntimeSetup, json.SetupParams, json.SetupResult, (p, ctx) => Guard(async () =>
+        connection.OnRequest(Methods.RuntimeSetup, () => json.SetupParams, () => json.SetupResult, (p, ctx) => Guard(async () =>
         {
             var progress = await ctx.BeginProgressAsync("Running the setup commands", cancellable: true).ConfigureAwait(false);
             try

@@ -17,16 +17,16 @@ internal sealed class TrainingMethods(TrainingService training, DriveMirrorJobs 
     public void Register(JsonRpcConnection connection)
     {
         var json = TrainingProtocolJson.Default;
-        connection.OnRequest(Methods.TrainStart, json.TrainStartParams, json.TrainJobInfo, (p, ctx) => Guard(() => StartAsync(connection, p, ctx.CancellationToken)));
-        connection.OnRequest(Methods.TrainStatus, json.TrainJobIdParams, json.TrainJobInfo, (p, _) => Guard(() => Task.FromResult(training.Info(p.JobId))));
-        connection.OnRequest(Methods.TrainList, json.EmptyParams, json.TrainListResult, (_, _) => Guard(() => Task.FromResult(new TrainListResult(training.List()))));
-        connection.OnRequest(Methods.TrainStop, json.TrainJobIdParams, json.TrainJobInfo, (p, _) => Guard(() =>
+        connection.OnRequest(Methods.TrainStart, () => json.TrainStartParams, () => json.TrainJobInfo, (p, ctx) => Guard(() => StartAsync(connection, p, ctx.CancellationToken)));
+        connection.OnRequest(Methods.TrainStatus, () => json.TrainJobIdParams, () => json.TrainJobInfo, (p, _) => Guard(() => Task.FromResult(training.Info(p.JobId))));
+        connection.OnRequest(Methods.TrainList, () => json.EmptyParams, () => json.TrainListResult, (_, _) => Guard(() => Task.FromResult(new TrainListResult(training.List()))));
+        connection.OnRequest(Methods.TrainStop, () => json.TrainJobIdParams, () => json.TrainJobInfo, (p, _) => Guard(() =>
         {
             training.RequestStop(p.JobId);
             return Task.FromResult(training.Info(p.JobId));
         }));
-        connection.OnRequest(Methods.TrainLogs, json.TrainLogsParams, json.TrainLogsResult, (p, _) => Guard(() => Task.FromResult(training.Logs(p))));
-        connection.OnRequest(Methods.TrainMetrics, json.TrainMetricsParams, json.TrainMetricsResult, (p, _) => Guard(() => Task.FromResult(training.Metrics(p))));
+        connection.OnRequest(Methods.TrainLogs, () => json.TrainLogsParams, () => json.TrainLogsResult, (p, _) => Guard(() => Task.FromResult(training.Logs(p))));
+        connection.OnRequest(Methods.TrainMetrics, () => json.TrainMetricsParams, () => json.TrainMetricsResult, (p, _) => Guard(() => Task.FromResult(training.Metrics(p))));
         // Its own thread that sleeps between readings, not a Task.Delay loop: a thread-pool timer
         // and work item every second cost ~2 ms of CPU each time in the pool's spin-waiting alone,
         // more than the reading (docs/benchmarks.md, GPU: the daemon's CPU while idle).

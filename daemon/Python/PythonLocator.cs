@@ -1,4 +1,7 @@
 using System.Diagnostics;
+using System.IO.Pipes;
+using System.Runtime.InteropServices;
+using Microsoft.Win32.SafeHandles;
 using System.Text.Json;
 using Microsoft.Extensions.Configuration;
 
@@ -79,6 +82,15 @@ public sealed class PythonLocator(IConfiguration configuration)
         return best;
     }
 
+    /// <summary>Runs the probe script with <paramref name="path"/>: its version and which modules it has, or why it cannot be used.</summary>
+    /// <remarks>
+    /// The interpreter's stdout and stderr are read with plain blocking reads on two short-lived threads of
+    /// our own (<see cref="ProbeRun"/>), then its exit is waited for on the first: no asynchronous pipe reads
+    /// (which start the runtime's socket engine thread for the life of the process) and no thread-pool wait
+    /// (issue 8, idle memory: this probe runs at every start). Each stream keeps at most
+    /// <see cref="MaxOutputChars"/> characters (stdout its start, stderr its end, where the error is) and drains the rest. After 20 s, or on cancellation, the
+    /// interpreter (and whatever it started) is killed and the probe ends with <see cref="OperationCanceledException"/>.
+    /// </remarks>
     public static async Task<PythonProbe> ProbeAsync(string path, CancellationToken cancellationToken)
     {
         var empty = new Dictionary<string, bool>();
@@ -88,6 +100,9 @@ public sealed class PythonLocator(IConfiguration configuration)
         }
         var start = new ProcessStartInfo(path)
         {
+            // stdin too: the interpreter gets an empty one, not the daemon's own (the protocol's input),
+            // and the process is started without the terminal set-up a child sharing ours needs.
+            RedirectStandardInput = true,
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
@@ -101,13 +116,13 @@ public sealed class PythonLocator(IConfiguration configuration)
         try
         {
             using var process = Process.Start(start)!;
+            process.StandardInput.Close();
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             timeout.CancelAfter(TimeSpan.FromSeconds(20));
-            var stdout = process.StandardOutput.ReadToEndAsync(timeout.Token);
-            var stderr = process.StandardError.ReadToEndAsync(timeout.Token);
+            var run = ProbeRun.Start(process);
             try
             {
-                await process.WaitForExitAsync(timeout.Token).ConfigureAwait(false);
+                await run.Completion.WaitAsync(timeout.Token).ConfigureAwait(false);
             }
             catch (OperationCanceledException)
             {
@@ -116,10 +131,9 @@ public sealed class PythonLocator(IConfiguration configuration)
             }
             if (process.ExitCode != 0)
             {
-                var err = (await stderr.ConfigureAwait(false)).Trim();
-                return new PythonProbe(path, null, empty, $"exited with code {process.ExitCode}: {Last(err)}");
+                return new PythonProbe(path, null, empty, $"exited with code {process.ExitCode}: {Last(run.Stderr.Trim())}");
             }
-            using var doc = JsonDocument.Parse(await stdout.ConfigureAwait(false));
+            using var doc = JsonDocument.Parse(run.Stdout);
             var modules = new Dictionary<string, bool>();
             foreach (var m in doc.RootElement.GetProperty("modules").EnumerateObject())
             {
@@ -130,6 +144,117 @@ public sealed class PythonLocator(IConfiguration configuration)
         catch (Exception ex) when (ex is System.ComponentModel.Win32Exception or JsonException or KeyNotFoundException or InvalidOperationException)
         {
             return new PythonProbe(path, null, empty, ex.Message);
+        }
+    }
+
+    /// <summary>The most characters of the interpreter's stdout, and of its stderr, that a probe keeps (the rest is read and dropped).</summary>
+    public const int MaxOutputChars = 1 << 20;
+
+    /// <summary>One probe's blocking reads: stderr on one thread, stdout and then the exit on another.</summary>
+    private sealed class ProbeRun
+    {
+        private readonly TaskCompletionSource _done = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        private ProbeRun()
+        {
+        }
+
+        public Task Completion => _done.Task;
+
+        public string Stdout { get; private set; } = "";
+
+        public string Stderr { get; private set; } = "";
+
+        public static ProbeRun Start(Process process)
+        {
+            var run = new ProbeRun();
+            var stderr = new Thread(() => run.Stderr = ReadBounded(process.StandardError, keepEnd: true), 256 * 1024) { IsBackground = true, Name = "colab probe err" };
+            var stdout = new Thread(() =>
+            {
+                try
+                {
+                    run.Stdout = ReadBounded(process.StandardOutput, keepEnd: false);
+                    stderr.Join();
+                    process.WaitForExit();
+                    run._done.TrySetResult();
+                }
+                catch (Exception e)
+                {
+                    run._done.TrySetException(e);
+                }
+            }, 256 * 1024) { IsBackground = true, Name = "colab probe" };
+            stderr.Start();
+            stdout.Start();
+            return run;
+        }
+
+        /// <summary>Reads to the end; keeps the first <see cref="MaxOutputChars"/> characters, or with <paramref name="keepEnd"/> the last ones (an error's last line).</summary>
+        /// <remarks>
+        /// On Unix the pipe is read with read(2) on its descriptor: <see cref="PipeStream"/>'s own reads go through a
+        /// socket over the descriptor, which starts the runtime's socket engine thread for the rest of the process.
+        /// The handle is kept open (<see cref="SafeHandle.DangerousAddRef"/>) while it is read, so that disposing the
+        /// process (a timeout) cannot close the descriptor, and let it be reused, under the read.
+        /// </remarks>
+        private static string ReadBounded(StreamReader reader, bool keepEnd)
+        {
+            if (OperatingSystem.IsWindows() || reader.BaseStream is not PipeStream { SafePipeHandle: { } handle })
+            {
+                return Drain(reader, keepEnd);
+            }
+            var added = false;
+            try
+            {
+                handle.DangerousAddRef(ref added);
+                using var raw = new FileStream(new SafeFileHandle(handle.DangerousGetHandle(), ownsHandle: false), FileAccess.Read, bufferSize: 0);
+                using var text = new StreamReader(raw, reader.CurrentEncoding, detectEncodingFromByteOrderMarks: true);
+                return Drain(text, keepEnd);
+            }
+            catch (ObjectDisposedException)
+            {
+                return "";
+            }
+            finally
+            {
+                if (added)
+                {
+                    handle.DangerousRelease();
+                }
+            }
+        }
+
+        private static string Drain(StreamReader reader, bool keepEnd)
+        {
+            try
+            {
+                var kept = new System.Text.StringBuilder();
+                var buffer = new char[4096];
+                int n;
+                while ((n = reader.Read(buffer, 0, buffer.Length)) > 0)
+                {
+                    if (keepEnd)
+                    {
+                        kept.Append(buffer, 0, n);
+                        if (kept.Length > 2 * MaxOutputChars)
+                        {
+                            kept.Remove(0, kept.Length - MaxOutputChars);
+                        }
+                    }
+                    else if (kept.Length < MaxOutputChars)
+                    {
+                        kept.Append(buffer, 0, Math.Min(n, MaxOutputChars - kept.Length));
+                    }
+                }
+                if (kept.Length > MaxOutputChars)
+                {
+                    kept.Remove(0, kept.Length - MaxOutputChars);
+                }
+                return kept.ToString();
+            }
+            catch (Exception e) when (e is IOException or ObjectDisposedException)
+            {
+                // the interpreter was killed (timeout, cancellation) and its pipe closed under us
+                return "";
+            }
         }
     }
 

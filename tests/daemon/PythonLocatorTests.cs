@@ -63,6 +63,53 @@ public sealed class PythonLocatorTests : IDisposable
         Assert.Null(probe.Version);
     }
 
+    [Fact]
+    public async Task Probe_InterpreterThatFillsStderrBeforeAnswering_IsReadWithoutDeadlock()
+    {
+        // 300 KB on stderr first: more than a pipe holds, so both streams must be read at once.
+        var python = _fake.Script("noisy-python",
+            "head -c 300000 /dev/zero | tr '\\0' w >&2\necho '{\"version\":\"3.12.1\",\"modules\":{\"jupyter_server\":true,\"ipykernel\":true,\"torch\":false,\"numpy\":true}}'");
+
+        var probe = await PythonLocator.ProbeAsync(python, CancellationToken.None).Within("the probe");
+
+        Assert.True(probe.Usable, probe.Error);
+        Assert.Equal("3.12.1", probe.Version);
+        Assert.False(probe.Modules["torch"]);
+    }
+
+    [Fact]
+    public async Task Probe_InTheDaemon_InterpreterThatReadsStdin_NeitherStealsNorWaitsOnTheProtocolInput()
+    {
+        // The daemon's stdin is the protocol's input: an interpreter (or a wrapper script) that reads its
+        // stdin must get an empty one, or it takes the client's next frame and waits for more.
+        var python = _fake.Script("reading-python",
+            "if read line; then echo \"read: $line\" >&2; exit 4; fi\necho '{\"version\":\"3.99.7\",\"modules\":{\"jupyter_server\":true,\"ipykernel\":true,\"torch\":true,\"numpy\":true}}'");
+        await using var d = DaemonProcess.Start(environment: new Dictionary<string, string> { ["COLAB_PYTHON"] = python });
+        await d.InitializeAsync();
+
+        var echo = await d.RequestAsync("colab/diag/echo", "[\"after initialized\"]");
+        var probed = await d.Client.WaitForAsync(m => TestClient.IsNotification(m, "colab/serverStatusChanged")
+            && m.GetProperty("params").GetProperty("capabilities").EnumerateArray().All(c => c.GetProperty("state").GetString() != "probing"), "the probes");
+
+        Assert.Equal("[\"after initialized\"]", echo.GetProperty("result").GetRawText());
+        var py = probed.GetProperty("params").GetProperty("capabilities").EnumerateArray().Single(c => c.GetProperty("name").GetString() == "python");
+        Assert.Equal("available", py.GetProperty("state").GetString());
+        Assert.Equal($"{python} (Python 3.99.7)", py.GetProperty("detail").GetString());
+    }
+
+    [Fact]
+    public async Task Probe_InterpreterThatFloodsStdoutAndStderr_KeepsABoundedAmount_AndStderrsLastLine()
+    {
+        // 3 MB of each: the probe keeps at most MaxOutputChars of each, and stderr's end (the error's last line).
+        var python = _fake.Script("flooding-python",
+            "head -c 3000000 /dev/zero | tr '\\0' o &\nhead -c 3000000 /dev/zero | tr '\\0' e >&2\nwait\necho >&2\necho 'SystemError: the last line' >&2\nexit 3");
+
+        var probe = await PythonLocator.ProbeAsync(python, CancellationToken.None).Within("the probe");
+
+        Assert.False(probe.Usable);
+        Assert.Equal("exited with code 3: SystemError: the last line", probe.Error);
+    }
+
     [Theory]
     [InlineData("echo 'not json at all'")]
     [InlineData("echo '{\"modules\":{}}'")]

@@ -1,8 +1,6 @@
 using Colab.Daemon.Hosting;
 using Colab.Daemon.Status;
-using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
 namespace Colab.Daemon.Tests.Infrastructure;
@@ -14,18 +12,15 @@ namespace Colab.Daemon.Tests.Infrastructure;
 /// </summary>
 internal sealed class LifecycleHarness : IAsyncDisposable
 {
-    private readonly IHost _host;
+    private readonly DaemonServices _host;
     private readonly FakePython _python = new();
     private int _nextId;
 
     public LifecycleHarness()
     {
         var builder = DaemonHost.CreateBuilder([], LogLevel.Warning);
-        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
-        {
-            ["Python"] = PythonPath = _python.Complete(),
-            ["NvmlLibrary"] = Path.Combine(_python.Directory, "no-libnvidia-ml.so.1"),
-        });
+        builder.Configuration["Python"] = PythonPath = _python.Complete();
+        builder.Configuration["NvmlLibrary"] = Path.Combine(_python.Directory, "no-libnvidia-ml.so.1");
         DaemonHost.AddSessionServices(builder.Services);
         _host = builder.Build();
 
@@ -58,7 +53,7 @@ internal sealed class LifecycleHarness : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await Inner.DisposeAsync();
-        _host.Dispose();
+        await _host.DisposeAsync();
         _python.Dispose();
     }
 }
