@@ -94,9 +94,9 @@ public static class DaemonHost
     /// built: it is dispatched with only the lifecycle bound (so it gets the answer it always got) while
     /// the settings, the logging and the services are still being built on this thread.
     /// Then the session runs until <c>exit</c>, the end of stdin, or SIGINT, SIGQUIT or SIGTERM; a stop
-    /// waits <see cref="ShutdownTimeout"/> for the session before the services are disposed. As with the
-    /// Generic Host before, a signal's stop cannot end a blocked read of stdin, so it takes the whole
-    /// timeout and the exit code is 1.
+    /// waits <see cref="ShutdownTimeout"/> for the session before the services are disposed. The session ends
+    /// at once on a signal's stop (it does not wait for a blocked read of stdin), with exit code 0 after
+    /// <c>shutdown</c> and 1 before it.
     /// </remarks>
     public static async Task<int> RunDaemonAsync(string[] args, Stream input, Stream output)
     {

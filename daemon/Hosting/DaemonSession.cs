@@ -77,16 +77,28 @@ internal sealed class DaemonSession(
         var connection = early.Connection;
         window.Attach(connection);
         methods.Register(connection);
-        using var stopping = stoppingToken.Register(early.Stop);
+        // A stop (a signal) ends the session at once: the read loop may sit in a read of stdin that cannot
+        // be cancelled, and waiting for it made every SIGTERM take the whole shutdown timeout.
+        var stopped = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        using var stopping = stoppingToken.Register(() =>
+        {
+            early.Stop();
+            stopped.TrySetResult();
+        });
         early.Release(logger);
         StartupTrace.Mark("session-ready");
         StartupTrace.Flush();
 
         var reading = early.Reading;
-        var finished = await Task.WhenAny(reading, lifecycle.ExitRequested).ConfigureAwait(false);
+        var finished = await Task.WhenAny(reading, lifecycle.ExitRequested, stopped.Task).ConfigureAwait(false);
         if (finished == lifecycle.ExitRequested)
         {
             ExitCode = await lifecycle.ExitRequested.ConfigureAwait(false);
+        }
+        else if (finished == stopped.Task)
+        {
+            ExitCode = lifecycle.IsShutDown ? 0 : 1;
+            logger.LogInformation("stopped by a signal; exiting with code {Code}", ExitCode);
         }
         else
         {

@@ -115,7 +115,23 @@ public sealed class HostingTests
 
         Assert.Equal(1, await d.WaitForExitAsync());
         Assert.Contains("Hosting stopping", d.Stderr);
+        Assert.Contains("stopped by a signal; exiting with code 1", d.Stderr);
         Assert.Contains("Hosting stopped", d.Stderr);
+        // The session ended on the signal, not when the shutdown timeout gave up on it.
+        Assert.DoesNotContain("did not stop within", d.Stderr);
+    }
+
+    [Fact]
+    public async Task Daemon_Sigterm_AfterShutdown_ExitsZero()
+    {
+        await using var d = DaemonProcess.Start(environment: new Dictionary<string, string> { ["COLAB_LOGLEVEL"] = "Debug" });
+        await d.InitializeAsync();
+        Assert.True((await d.RequestAsync("shutdown")).TryGetProperty("result", out _));
+
+        Assert.Equal(0, kill(d.Pid, 15));
+
+        Assert.Equal(0, await d.WaitForExitAsync());
+        Assert.DoesNotContain("did not stop within", d.Stderr);
     }
 
     [Fact]
