@@ -1,5 +1,4 @@
 using System.Collections;
-using System.Runtime.InteropServices;
 using Colab.Daemon.Hosting;
 using Colab.Daemon.Python;
 using Colab.Daemon.Tests.Infrastructure;
@@ -98,8 +97,7 @@ public sealed class HostingTests
         Assert.True(quiet.Services.GetRequiredService<ILoggerFactory>().CreateLogger("x").IsEnabled(LogLevel.Warning));
     }
 
-    [DllImport("libc", SetLastError = true)]
-    private static extern int kill(int pid, int signal);
+    private static int kill(int pid, int signal) => Colab.Daemon.Training.TrainingJobs.Kill(pid, signal);
 
     [Theory]
     [InlineData(15)] // SIGTERM

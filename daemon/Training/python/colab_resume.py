@@ -321,16 +321,22 @@ class CheckpointStore:
     def _corrupt(e: "Entry") -> None:
         _log(f"checkpoint step {e.step} ({e.file}) is corrupt (sha256 mismatch); trying the previous one")
 
+    def _read_verified(self, e: "Entry", path: str):
+        """The payload read whole and hashed on this thread; None after saying why it cannot be used."""
+        data = self._read(e, path)
+        if data is None:
+            return None
+        if hashlib.sha256(data).hexdigest() != e.sha256:
+            self._corrupt(e)
+            return None
+        return data
+
     def load_newest(self):
         """(entry, bytes) of the newest checkpoint whose size and sha256 verify; None when there is none."""
         for e, path in self._candidates():
-            data = self._read(e, path)
-            if data is None:
-                continue
-            if hashlib.sha256(data).hexdigest() != e.sha256:
-                self._corrupt(e)
-                continue
-            return e, bytes(data)
+            data = self._read_verified(e, path)
+            if data is not None:
+                return e, bytes(data)
         return None
 
     def load_newest_parsed(self, parse, submit=None):
@@ -347,13 +353,10 @@ class CheckpointStore:
         try:
             for e, path in self._candidates():
                 if e.size < _OVERLAP_HASH_BYTES:
-                    data = self._read(e, path)
-                    if data is None:
-                        continue
-                    if hashlib.sha256(data).hexdigest() != e.sha256:
-                        self._corrupt(e)
-                        continue
-                    return e, parse(data)
+                    data = self._read_verified(e, path)
+                    if data is not None:
+                        return e, parse(data)
+                    continue
                 if submit is None:
                     own = own or _Worker("colab_resume-verify")
                     submit = own.submit
